@@ -1,0 +1,76 @@
+// Package sensor defines what a sensor is and keeps the registry of sensors.
+// Each sensor lives in its own folder below this one and registers itself in
+// init; the sensor/all package links them all into the agent.
+package sensor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/sonevakt/sonevakt/pkg/wire"
+)
+
+// Sensor observes one aspect of the machine and emits records. Periodic sensors
+// loop on a ticker; watchers block on events. Run returns when ctx is done (with
+// nil) or when the sensor cannot go on.
+type Sensor interface {
+	Name() string
+	Run(ctx context.Context, emit func(wire.Record)) error
+}
+
+// Env is what the agent gives a sensor when it creates it.
+type Env struct {
+	Logger *slog.Logger
+	// Policy returns the policy in force now; sensors read it on every round so
+	// that a new policy takes effect without a restart.
+	Policy func() wire.Policy
+}
+
+// Factory creates a sensor.
+type Factory func(env Env) (Sensor, error)
+
+// Registration is one registered sensor.
+type Registration struct {
+	Name           string
+	DefaultEnabled bool
+	New            Factory
+}
+
+var (
+	mu       sync.Mutex
+	registry = map[string]Registration{}
+)
+
+// Register adds a sensor to the registry. It panics on a duplicate name, which is
+// a programming error found at start-up.
+func Register(name string, defaultEnabled bool, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("sensor %q registered twice", name))
+	}
+	registry[name] = Registration{Name: name, DefaultEnabled: defaultEnabled, New: f}
+}
+
+// All returns every registered sensor, sorted by name.
+func All() []Registration {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]Registration, 0, len(registry))
+	for _, r := range registry {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns the registration of the named sensor.
+func Lookup(name string) (Registration, bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	r, ok := registry[name]
+	return r, ok
+}

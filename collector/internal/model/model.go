@@ -1,0 +1,231 @@
+// Package model holds the collector's domain types, the store interfaces every
+// driver implements, and the error kinds that the web and ingest layers map to
+// HTTP statuses and wire codes. It imports no driver and does no I/O.
+package model
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sonevakt/sonevakt/pkg/wire"
+)
+
+// Error kinds. Drivers wrap them with context; callers test with errors.Is.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalid     = errors.New("invalid")
+	ErrExpired     = errors.New("expired")
+	ErrUsedUp      = errors.New("used up")
+	ErrRevoked     = errors.New("revoked")
+	ErrForbidden   = errors.New("forbidden")
+	ErrRateLimited = errors.New("rate limited")
+)
+
+// Role is what a user or API token may do.
+type Role string
+
+// Roles, as the strategy's organisation (S10.1) names them.
+const (
+	RoleAdmin     Role = "admin"     // everything, including users and enrollment
+	RoleDrift     Role = "drift"     // operations: agents, registers, map
+	RoleSikkerhet Role = "sikkerhet" // information security officer
+	RoleLeder     Role = "leder"     // line manager
+	RoleRevisor   Role = "revisor"   // auditor: read only, evidence export
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleDrift, RoleSikkerhet, RoleLeder, RoleRevisor}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// EnrollToken is an enrollment token as stored: the secret only as a hash.
+type EnrollToken struct {
+	ID         string
+	SecretHash []byte // SHA-256 of the secret (256 random bits; no stretching needed)
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	MaxUses    int
+	UsesLeft   int
+	CreatedBy  string
+}
+
+// Agent is an enrolled agent.
+type Agent struct {
+	ID           string
+	Fingerprint  string
+	Hostname     string // from enrollment, then from hellos
+	CertSerial   string // hex serial of the current certificate
+	CertNotAfter time.Time
+	EnrolledAt   time.Time
+	RevokedAt    time.Time // zero unless revoked
+	LastSeen     time.Time // zero until the first batch
+	Version      string    // agent version from its last hello
+	Addr         string    // remote address of the last connection
+}
+
+// Revoked reports whether the agent's certificate was revoked.
+func (a Agent) Revoked() bool { return !a.RevokedAt.IsZero() }
+
+// HostSummary is one row of the hosts list: an agent and the facts it reported.
+type HostSummary struct {
+	Agent
+	Facts     *wire.Host // nil until the first inventory
+	FactsAt   time.Time
+	Records   int64  // records stored for this agent
+	MaxSeq    uint64 // highest sequence number stored
+	MinSeq    uint64 // lowest sequence number stored
+	LastError string // reserved for health
+}
+
+// IngestBatch is one batch as the ingest layer hands it to the store: stored in
+// one transaction, idempotent on (AgentID, Seq).
+type IngestBatch struct {
+	AgentID    string
+	Addr       string
+	ReceivedAt time.Time
+	Records    []wire.Record
+	// Derived from the records by ingest, applied in the same transaction.
+	Facts   *wire.Host // latest host facts in the batch, if any
+	FactsAt time.Time
+	Hello   *wire.Hello // latest hello in the batch, if any
+}
+
+// IngestResult says what a committed batch changed.
+type IngestResult struct {
+	MaxSeq   uint64 // highest seq in the batch, all of which are now stored
+	Inserted int    // records new to the store
+}
+
+// APIToken is a bearer token for /api/v1, stored hashed.
+type APIToken struct {
+	ID        string
+	Hash      []byte // SHA-256 of the secret part
+	Role      Role
+	Name      string
+	CreatedAt time.Time
+	CreatedBy string
+	LastUsed  time.Time
+}
+
+// User is a person who logs in to the UI.
+type User struct {
+	Name         string
+	PasswordHash string // argon2id, PHC string form
+	Role         Role
+	CreatedAt    time.Time
+	FailedLogins int
+	LockedUntil  time.Time
+}
+
+// Session is a logged-in browser session; the id is stored only as a hash.
+type Session struct {
+	IDHash    []byte
+	User      string
+	CSRF      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AuditEvent is one state change: who did what to which subject, and when.
+type AuditEvent struct {
+	Seq     int64 // assigned by the store
+	At      time.Time
+	Actor   string // user name, "token:<id>", "agent:<id>" or "system"
+	Action  string // dotted verb: enroll.token.create, agent.enroll, user.login …
+	Subject string
+	Detail  string // JSON or free text: before/after, reasons
+}
+
+// TokenStore keeps enrollment tokens.
+type TokenStore interface {
+	CreateEnrollToken(ctx context.Context, t EnrollToken) error
+	// GetEnrollToken returns ErrNotFound for an unknown id.
+	GetEnrollToken(ctx context.Context, id string) (EnrollToken, error)
+	// UseEnrollToken atomically takes one use: ErrNotFound, ErrExpired (at now)
+	// or ErrUsedUp when it cannot.
+	UseEnrollToken(ctx context.Context, id string, now time.Time) error
+	ListEnrollTokens(ctx context.Context) ([]EnrollToken, error)
+}
+
+// AgentStore keeps enrolled agents.
+type AgentStore interface {
+	// CreateAgent stores a new agent; ErrConflict if the id exists.
+	CreateAgent(ctx context.Context, a Agent) error
+	GetAgent(ctx context.Context, id string) (Agent, error)
+	// UpdateAgentCert records a renewed certificate.
+	UpdateAgentCert(ctx context.Context, id, serial string, notAfter time.Time) error
+	// RevokeAgent marks the agent revoked at the given time; ErrNotFound if unknown.
+	RevokeAgent(ctx context.Context, id string, at time.Time) error
+	ListAgents(ctx context.Context) ([]Agent, error)
+	// AgentsByFingerprint lists agents enrolled with a hardware fingerprint.
+	AgentsByFingerprint(ctx context.Context, fp string) ([]Agent, error)
+}
+
+// IngestStore commits batches.
+type IngestStore interface {
+	// Ingest stores the batch in one transaction. Records already stored for the
+	// agent are skipped, so resending is harmless.
+	Ingest(ctx context.Context, b IngestBatch) (IngestResult, error)
+	// Records returns the agent's stored records with seq > after, at most limit.
+	Records(ctx context.Context, agentID string, after uint64, limit int) ([]wire.Record, error)
+}
+
+// HostStore answers questions about hosts.
+type HostStore interface {
+	ListHosts(ctx context.Context) ([]HostSummary, error)
+	GetHost(ctx context.Context, agentID string) (HostSummary, error)
+}
+
+// AuthStore keeps users, sessions and API tokens.
+type AuthStore interface {
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, name string) (User, error)
+	UpdateUser(ctx context.Context, u User) error
+	CountUsers(ctx context.Context) (int, error)
+
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, idHash []byte) (Session, error)
+	DeleteSession(ctx context.Context, idHash []byte) error
+
+	CreateAPIToken(ctx context.Context, t APIToken) error
+	GetAPIToken(ctx context.Context, id string) (APIToken, error)
+	TouchAPIToken(ctx context.Context, id string, at time.Time) error
+}
+
+// AuditStore appends to the audit log and reads it back in order.
+type AuditStore interface {
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+}
+
+// PolicyStore keeps the policy pushed to agents.
+type PolicyStore interface {
+	// CurrentPolicy returns the newest policy, or a default one (version 1) when
+	// none was stored.
+	CurrentPolicy(ctx context.Context) (wire.Policy, error)
+	// SetPolicy stores p as the newest policy; its version must be higher.
+	SetPolicy(ctx context.Context, p wire.Policy) error
+}
+
+// Store is everything a driver provides. Callers take the narrow interface they
+// need.
+type Store interface {
+	TokenStore
+	AgentStore
+	IngestStore
+	HostStore
+	AuthStore
+	AuditStore
+	PolicyStore
+	Close() error
+}
