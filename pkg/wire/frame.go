@@ -203,12 +203,12 @@ func init() {
 		panic(err)
 	}
 	dm, err = cbor.DecOptions{
-		MaxArrayElements: MaxBatchCount * 4,
-		MaxMapPairs:      1 << 16,
-		MaxNestedLevels:  24,
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
+		MaxArrayElements:  MaxBatchCount * 4,
+		MaxMapPairs:       1 << 16,
+		MaxNestedLevels:   24,
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
 		ExtraReturnErrors: cbor.ExtraDecErrorNone,
 	}.DecMode()
 	if err != nil {
