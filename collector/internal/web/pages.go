@@ -1,0 +1,189 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/wire"
+)
+
+// pageNames are the templates/<name>.html files that are whole pages; each is
+// parsed together with layout.html and parts.html.
+var pageNames = []string{"login", "error", "hosts", "host"}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Lang      string
+	Langs     []langLink
+	User      string
+	Role      model.Role
+	CSRF      string // the session's token, or the login form's
+	Nav       string // which main-nav entry is current
+	Title     string // catalogue key of the page title
+	TitleText string // a title that is data, not a message (a host name)
+	Error     string // catalogue key of an error message
+	Data      any
+}
+
+// langLink is one entry of the language switch.
+type langLink struct {
+	Code, Name, Href string
+	Current          bool
+}
+
+func (s *Server) parseTemplates() (map[string]map[string]*template.Template, error) {
+	out := make(map[string]map[string]*template.Template)
+	for _, lang := range languages {
+		base, err := template.New("").Funcs(s.funcs(lang)).ParseFS(assets, "templates/layout.html", "templates/parts.html")
+		if err != nil {
+			return nil, fmt.Errorf("parse layout: %w", err)
+		}
+		out[lang] = make(map[string]*template.Template)
+		for _, name := range pageNames {
+			t, err := base.Clone()
+			if err != nil {
+				return nil, fmt.Errorf("clone layout: %w", err)
+			}
+			if t, err = t.ParseFS(assets, "templates/"+name+".html"); err != nil {
+				return nil, fmt.Errorf("parse page %s: %w", name, err)
+			}
+			out[lang][name] = t
+		}
+	}
+	return out, nil
+}
+
+// funcs are the template functions, bound to one language.
+func (s *Server) funcs(lang string) template.FuncMap {
+	f := formatter{lang: lang, now: s.now}
+	return template.FuncMap{
+		"t":  func(key string) string { return translate(lang, key) },
+		"tf": func(key string, args ...any) string { return translatef(lang, key, args...) },
+		"tn": func(key string, n int) string { // plural: key.one or key.other
+			if n == 1 {
+				return translatef(lang, key+".one", n)
+			}
+			return translatef(lang, key+".other", n)
+		},
+		"ago":      f.ago,
+		"datetime": f.datetime,
+		"num":      f.num,
+		"bytes":    f.bytes,
+		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"unix": func(sec int64) time.Time {
+			if sec == 0 {
+				return time.Time{}
+			}
+			return time.Unix(sec, 0)
+		},
+		"hostname": hostname,
+		"ifaces":   shownInterfaces,
+	}
+}
+
+// hostname is the best name we have for a host.
+func hostname(h model.HostSummary) string {
+	switch {
+	case h.Hostname != "":
+		return h.Hostname
+	case h.Facts != nil && h.Facts.Hostname != "":
+		return h.Facts.Hostname
+	default:
+		return h.ID
+	}
+}
+
+// shownInterfaces leaves out interfaces that say nothing about the host on the
+// network: no MAC and only loopback addresses (or none).
+func shownInterfaces(h *wire.Host) []wire.Interface {
+	var out []wire.Interface
+	for _, i := range h.Interfaces {
+		if i.MAC == "" && onlyLoopback(i.Addrs) {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+func onlyLoopback(addrs []string) bool {
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "127.") && !strings.HasPrefix(a, "::1") {
+			return false
+		}
+	}
+	return true
+}
+
+// render executes a page into a buffer first, so that a template error turns
+// into a clean 500 instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
+	lang := langFrom(r.Context())
+	d.Lang = lang
+	d.Langs = langLinks(r, lang)
+	if p := principalFrom(r.Context()); p != nil && p.Session != nil {
+		d.User, d.Role, d.CSRF = p.Name, p.Role, p.Session.CSRF
+	}
+	t := s.pages[lang][page]
+	var buf bytes.Buffer
+	if t == nil {
+		s.log.ErrorContext(r.Context(), "render: no such page", "page", page)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Language", lang)
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// langLinks builds the language switch: the current page with ?lang=xx.
+func langLinks(r *http.Request, current string) []langLink {
+	out := make([]langLink, 0, len(languages))
+	for _, l := range languages {
+		q := url.Values{}
+		for k, v := range r.URL.Query() {
+			if k != langParam {
+				q[k] = v
+			}
+		}
+		q.Set(langParam, l)
+		out = append(out, langLink{
+			Code:    l,
+			Name:    translate(l, "lang."+l),
+			Href:    r.URL.Path + "?" + q.Encode(),
+			Current: l == current,
+		})
+	}
+	return out
+}
+
+func (s *Server) handleHosts(w http.ResponseWriter, r *http.Request) {
+	hosts, err := s.store.ListHosts(r.Context())
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("list hosts: %w", err))
+		return
+	}
+	s.render(w, r, http.StatusOK, "hosts", pageData{Title: "hosts.title", Nav: "hosts", Data: hosts})
+}
+
+func (s *Server) handleHost(w http.ResponseWriter, r *http.Request) {
+	h, err := s.store.GetHost(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("get host: %w", err))
+		return
+	}
+	s.render(w, r, http.StatusOK, "host", pageData{TitleText: hostname(h), Nav: "hosts", Data: h})
+}
