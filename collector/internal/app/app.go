@@ -1,0 +1,153 @@
+// Package app wires the collector: store, CA and enrollment authority, the agent
+// listener and the HTTPS UI/API, and shuts them down in order. The command-line
+// verbs that act on a data dir (tokens, API tokens, password reset, revocation)
+// live here too, so the binary's main only parses flags.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/sonevakt/sonevakt/collector/internal/config"
+	"github.com/sonevakt/sonevakt/collector/internal/enroll"
+	"github.com/sonevakt/sonevakt/collector/internal/ingest"
+	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/collector/internal/store"
+	"github.com/sonevakt/sonevakt/collector/internal/web"
+	"github.com/sonevakt/sonevakt/pkg/pki"
+)
+
+// Env is an opened data dir: store and authority, shared by serve and the
+// one-shot commands.
+type Env struct {
+	Cfg       config.Config
+	Log       *slog.Logger
+	Store     model.Store
+	CA        *pki.CA
+	Authority *enroll.Authority
+}
+
+// Open opens the store and the CA of a data dir, creating both on first use.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(cfg.CADir(), 0o700); err != nil {
+		return nil, fmt.Errorf("CA dir: %w", err)
+	}
+	ca, created, err := pki.LoadOrCreateCA(cfg.CADir(), "Sonevakt collector CA", time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("CA: %w", err)
+	}
+	if created {
+		log.Info("created collector CA", "dir", cfg.CADir(), "pin", pki.Pin(ca.Cert))
+	}
+	st, err := store.Open(ctx, cfg.StoreDSN(), log.With("part", "store"))
+	if err != nil {
+		return nil, err
+	}
+	return &Env{
+		Cfg: cfg, Log: log, Store: st, CA: ca,
+		Authority: enroll.New(ca, st, enroll.Options{Logger: log.With("part", "enroll")}),
+	}, nil
+}
+
+// Close closes the store.
+func (e *Env) Close() error { return e.Store.Close() }
+
+// Serve runs the agent listener and the web server until ctx is done. ready, if
+// not nil, receives the bound addresses once both listen.
+func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, web net.Addr)) error {
+	log := e.Log
+	if pw, created, err := web.EnsureAdmin(ctx, e.Store, time.Now()); err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	} else if created {
+		fmt.Fprintf(os.Stdout, "\nFirst start: created user \"admin\" with password\n\n    %s\n\nIt is shown once. Reset it with 'sonevakt-collector admin reset-password --data %s'.\n\n", pw, e.Cfg.DataDir)
+	}
+	agentTLS, err := e.Authority.ServerTLS(e.Cfg.Names)
+	if err != nil {
+		return err
+	}
+	resetKey, err := e.Authority.ResetKey()
+	if err != nil {
+		return err
+	}
+	srv := ingest.New(ingest.Config{
+		Store: e.Store, Authority: e.Authority, TLS: agentTLS, ResetKey: resetKey,
+		Logger: log.With("part", "ingest"), Fault: fault,
+	})
+	if err := srv.Listen(e.Cfg.AgentsAddr); err != nil {
+		return err
+	}
+	webTLS, err := e.webTLS()
+	if err != nil {
+		return err
+	}
+	ws, err := web.New(web.Config{Store: e.Store, Logger: log.With("part", "web"), Secure: true})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", e.Cfg.WebAddr)
+	if err != nil {
+		return fmt.Errorf("listen web %s: %w", e.Cfg.WebAddr, err)
+	}
+	hs := &http.Server{
+		Handler: ws.Handler(), TLSConfig: webTLS,
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.With("part", "http").Handler(), slog.LevelWarn),
+	}
+	log.Info("collector listening", "agents", srv.Addr().String(), "web", "https://"+ln.Addr().String())
+	if ready != nil {
+		ready(srv.Addr(), ln.Addr())
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ctx) }()
+	go func() {
+		if err := hs.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("web: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	log.Info("collector stopped")
+	return first
+}
+
+func (e *Env) webTLS() (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if e.Cfg.WebCert != "" {
+		c, err := tls.LoadX509KeyPair(e.Cfg.WebCert, e.Cfg.WebKey)
+		if err != nil {
+			return nil, fmt.Errorf("web certificate: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{c}
+		return conf, nil
+	}
+	host, _ := os.Hostname()
+	names := append([]string{"localhost", "127.0.0.1", "::1"}, e.Cfg.Names...)
+	if host != "" {
+		names = append(names, host)
+	}
+	der, key, err := e.CA.ServerCert(names, 365*24*time.Hour, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{der, e.CA.Cert.Raw}, PrivateKey: key}}
+	return conf, nil
+}
