@@ -1,0 +1,6 @@
+// Package all links every sensor into the agent binary.
+package all
+
+import (
+	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/inventory"
+)
