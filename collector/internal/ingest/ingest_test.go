@@ -211,7 +211,11 @@ func TestForeignCertificateRefused(t *testing.T) {
 	csr, _ := pki.CSR(key, "x")
 	cert, _ := other.SignAgent(csr, "agent1", time.Hour, time.Now())
 	conf := h.serverTLS()
-	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}}
+	// Force the certificate onto the wire: with Certificates, crypto/tls would
+	// not send one that the server's CA list does not name.
+	conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := quic.DialAddr(ctx, h.addr, conf, QUICConfig())
