@@ -42,6 +42,9 @@ func TestHostAppears(t *testing.T) {
 		}
 	}
 	t.Logf("host %s reported with %d MACs", host, want)
+	if out := a.p.out.String(); strings.Contains(out, "level=ERROR") {
+		t.Errorf("agent logged errors on a healthy run:\n%s", out)
+	}
 	// Graceful stop loses nothing: everything the agent appended gets acked.
 	a.p.stop()
 	st := a.status()

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,6 +106,7 @@ type Spool struct {
 	br    *bufio.Reader // reads the cursor's segment at brOff
 	brSeg *segment
 	brOff int64
+	brEnd int64 // seg.size when the reader was last reset: it reads no further
 	wbuf  []byte // frame being written
 	pbuf  []byte // payload being read
 }
@@ -691,7 +691,11 @@ func (s *Spool) readPayload(seg *segment, off int64, fh frameHeader) ([]byte, er
 
 // seekReader points the buffered reader at off in seg.
 func (s *Spool) seekReader(seg *segment, off int64) error {
-	if s.brSeg == seg && s.brOff == off {
+	// The reader is bounded by the segment's size at reset time. Reusing it
+	// after an append would hand out the EOF that bufio kept from its
+	// read-ahead, and the fresh records would look truncated; so a grown
+	// segment gets a fresh reader.
+	if s.brSeg == seg && s.brOff == off && s.brEnd == seg.size {
 		return nil
 	}
 	if seg.r == nil {
@@ -701,8 +705,8 @@ func (s *Spool) seekReader(seg *segment, off int64) error {
 		}
 		seg.r = f
 	}
-	s.br.Reset(io.NewSectionReader(seg.r, off, math.MaxInt64-off))
-	s.brSeg, s.brOff = seg, off
+	s.br.Reset(io.NewSectionReader(seg.r, off, seg.size-off))
+	s.brSeg, s.brOff, s.brEnd = seg, off, seg.size
 	return nil
 }
 
