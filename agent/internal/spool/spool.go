@@ -106,7 +106,7 @@ type Spool struct {
 	br    *bufio.Reader // reads the cursor's segment at brOff
 	brSeg *segment
 	brOff int64
-	brEnd int64 // seg.size when the reader was last reset: it reads no further
+	brEnd int64  // seg.size when the reader was last reset: it reads no further
 	wbuf  []byte // frame being written
 	pbuf  []byte // payload being read
 }
