@@ -33,15 +33,6 @@ type SensorStatus struct {
 	Records uint64 `cbor:"4,keyasint,omitempty"`
 }
 
-// Inventory is the body of an inventory record. A full snapshot carries Host and
-// Hash; a delta (later) names the hash it applies to in Base.
-type Inventory struct {
-	Hash string `cbor:"1,keyasint"`           // content hash of the full snapshot, hex SHA-256
-	Base string `cbor:"2,keyasint,omitempty"` // for a delta: the hash it applies to
-	Full bool   `cbor:"3,keyasint"`
-	Host *Host  `cbor:"4,keyasint,omitempty"`
-}
-
 // Host holds the facts about one machine.
 type Host struct {
 	Hostname        string      `cbor:"1,keyasint" json:"hostname"`

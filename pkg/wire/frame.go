@@ -46,6 +46,12 @@ type Batch struct {
 type Ack struct {
 	MaxSeq uint64 `cbor:"1,keyasint"`
 	Stored int    `cbor:"2,keyasint,omitempty"` // records new to the store (the rest were duplicates)
+	// InventoryHash is the hash of the newest inventory snapshot the collector
+	// holds for the agent; the agent sends deltas against it.
+	InventoryHash string `cbor:"3,keyasint,omitempty"`
+	// InventoryFull asks the agent for a full inventory snapshot (the collector
+	// could not apply a delta, or lost its copy).
+	InventoryFull bool `cbor:"4,keyasint,omitempty"`
 }
 
 // Policy is what the collector wants the agent to do. The agent persists the last

@@ -329,7 +329,7 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 	if s.cfg.OnCommit != nil {
 		s.cfg.OnCommit(agentID, res)
 	}
-	return wire.Ack{MaxSeq: res.MaxSeq, Stored: res.Inserted}, nil
+	return wire.Ack{MaxSeq: res.MaxSeq, Stored: res.Inserted, InventoryHash: res.InventoryHash, InventoryFull: res.InventoryFull}, nil
 }
 
 // fault blocks forever at the named point when that fault is configured, after

@@ -104,6 +104,10 @@ type IngestBatch struct {
 type IngestResult struct {
 	MaxSeq   uint64 // highest seq in the batch, all of which are now stored
 	Inserted int    // records new to the store
+	// InventoryHash is the hash of the newest inventory snapshot held for the
+	// agent after this batch; InventoryFull asks the agent for a full one.
+	InventoryHash string
+	InventoryFull bool
 }
 
 // APIToken is a bearer token for /api/v1, stored hashed.

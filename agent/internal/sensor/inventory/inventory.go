@@ -8,10 +8,9 @@ package inventory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/sonevakt/sonevakt/agent/internal/sensor"
@@ -85,7 +84,7 @@ func (s *Sensor) Run(ctx context.Context, emit func(wire.Record)) error {
 // round takes one snapshot and emits it.
 func (s *Sensor) round(ctx context.Context, emit func(wire.Record)) {
 	cctx, cancel := context.WithTimeout(ctx, collectTimeout)
-	inv, err := collect(cctx, s.src)
+	inv, err := collect(cctx, s.src, nil)
 	cancel()
 	if ctx.Err() != nil {
 		return
@@ -117,45 +116,54 @@ func interval(p wire.Policy) time.Duration {
 	}
 }
 
-// Collect takes a full inventory snapshot of this machine.
-func Collect(ctx context.Context) (wire.Inventory, error) {
-	return collect(ctx, system{root: "/"})
+// part fills one section of a snapshot. warn records a problem that did not
+// stop the part — a corrupt stanza, named with its file and line — so that the
+// rest of the inventory still arrives. An error means the section is missing.
+type part struct {
+	section string
+	fill    func(ctx context.Context, inv *wire.Inventory, warn func(format string, args ...any)) error
 }
 
-// collect takes a full snapshot from src. Each part of the inventory is read
-// by a function of its own file and fills its own field; the hash covers them
-// all.
-func collect(ctx context.Context, src source) (wire.Inventory, error) {
+// parts are the sections besides host, registered by their files' init.
+var parts []part
+
+// addPart registers a section filler; each part's file calls it from init.
+func addPart(section string, fill func(ctx context.Context, inv *wire.Inventory, warn func(format string, args ...any)) error) {
+	parts = append(parts, part{section: section, fill: fill})
+}
+
+// Collect takes a full inventory snapshot of this machine. With sections, only
+// those are filled (the host facts always are); the hash then covers only what
+// was collected.
+func Collect(ctx context.Context, sections ...string) (wire.Inventory, error) {
+	return collect(ctx, system{root: "/"}, sections)
+}
+
+// collect takes a snapshot from src and the registered parts and hashes it.
+func collect(ctx context.Context, src source, sections []string) (wire.Inventory, error) {
 	h, err := collectHost(ctx, src)
 	if err != nil {
 		return wire.Inventory{}, err
 	}
 	inv := wire.Inventory{Full: true, Host: h}
-	inv.Hash, err = hash(inv)
+	for _, p := range parts {
+		if len(sections) > 0 && !slices.Contains(sections, p.section) {
+			continue
+		}
+		warn := func(format string, args ...any) {
+			inv.Warnings = append(inv.Warnings, p.section+": "+fmt.Sprintf(format, args...))
+		}
+		if err := p.fill(ctx, &inv, warn); err != nil {
+			if ctx.Err() != nil {
+				return wire.Inventory{}, ctx.Err()
+			}
+			warn("%v", err)
+		}
+	}
+	inv.Normalize()
+	inv.Hash, err = wire.InventoryHash(inv)
 	if err != nil {
 		return wire.Inventory{}, err
 	}
 	return inv, nil
-}
-
-// hash returns the hex SHA-256 of the deterministic CBOR of a snapshot, with
-// the envelope (Hash, Base) and volatile facts left out, so that an unchanged
-// machine keeps its hash from round to round and across agent restarts.
-//
-// Volatile and left out: Host.BootTime, which changes at every boot and,
-// where it is derived from the uptime (Windows, containers), jitters by a
-// second between two readings. A reboot is reported by the hello record.
-func hash(inv wire.Inventory) (string, error) {
-	inv.Hash, inv.Base = "", ""
-	if inv.Host != nil {
-		h := *inv.Host
-		h.BootTime = 0
-		inv.Host = &h
-	}
-	b, err := wire.Marshal(inv)
-	if err != nil {
-		return "", fmt.Errorf("hash inventory: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
 }
