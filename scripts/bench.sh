@@ -3,6 +3,7 @@
 # Figures are reported, never asserted; docs/BENCHMARKS.md keeps a dated copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/test-deps.sh bench
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "go:      $(go version)"
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -15,3 +16,26 @@ go test -run '^$' -bench . -benchtime "${BENCHTIME:-3s}" ./collector/internal/st
 echo
 echo "== agent spool"
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-3s}" ./agent/internal/spool
+
+echo
+echo "== full inventory of this machine: sonevakt-agent next to fusioninventory-inventory (3 runs each, the last shown)"
+make --no-print-directory build >/dev/null
+measure() { # name, output file, command...
+  local name=$1 out=$2; shift 2
+  local tf; tf=$(mktemp)
+  for _ in 1 2 3; do /usr/bin/time -v -o "$tf" "$@" >"$out" 2>/dev/null; done
+  awk -v n="$name" -F': ' '
+    /Elapsed \(wall clock\)/ { split($2, t, ":"); wall = (length(t) == 3 ? t[1]*3600 + t[2]*60 + t[3] : t[1]*60 + t[2]) }
+    /User time/ { u = $2 } /System time/ { s = $2 } /Maximum resident set size/ { rss = $2 }
+    END { printf "%-28s wall %6.2f s   cpu %6.2f s   peak RSS %6.1f MiB\n", n, wall, u + s, rss / 1024 }' "$tf"
+  rm -f "$tf"
+}
+a=$(mktemp); f=$(mktemp)
+measure "sonevakt-agent inventory" "$a" bin/sonevakt-agent inventory --json
+if command -v fusioninventory-inventory >/dev/null; then
+  measure "fusioninventory-inventory" "$f" fusioninventory-inventory
+  echo "packages: sonevakt $(grep -c '"source": "dpkg"' "$a"), fusioninventory $(grep -c '<SOFTWARES>' "$f"), dpkg-query $(dpkg-query -W -f '${db:Status-Status}\n' | grep -cx installed)"
+else
+  echo "fusioninventory-inventory is not installed (Debian package fusioninventory-agent); no comparison"
+fi
+rm -f "$a" "$f"

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that tests need, when it can (root with apt).
-# Tests that need a missing component name the package and skip; under CI=true
-# such a skip fails the run (see the test helpers), so CI always runs everything.
+# Installs the Debian packages that tests (or, with the argument "bench", the
+# benchmarks) need, when it can: as root with apt. Tests that need a missing
+# component name the package and skip; under CI=true such a skip fails the run,
+# so CI always runs everything.
 set -euo pipefail
 
-# One package per line: the command that proves it is there, then the package.
+# What proves each package is there (a command, or an absolute path), and the package.
 needs=(
-  # "psql postgresql"      (the PostgreSQL store, a later issue)
-  # "chromium chromium"    (UI tests, a later issue)
+  "rpm rpm"                                   # rpm databases (SQLite, NDB, BerkeleyDB) in the software inventory tests
+  "/usr/share/hwdata/usb.ids hwdata"          # USB vendor and product names
 )
+if [ "${1:-}" = bench ]; then
+  needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer
+  needs+=("/usr/bin/time time")                                # wall, CPU and peak RSS of a command
+fi
 
 missing=()
 for n in "${needs[@]}"; do
-  cmd=${n%% *}; pkg=${n#* }
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  what=${n%% *}; pkg=${n#* }
+  case $what in
+    /*) [ -e "$what" ] || missing+=("$pkg") ;;
+    *) command -v "$what" >/dev/null 2>&1 || missing+=("$pkg") ;;
+  esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -21,7 +29,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "test-deps: missing ${missing[*]}; the tests that need them will skip (install them as root with apt-get)" >&2
 fi

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -174,17 +175,32 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 
 func printInventory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
+	var section string
 	if _, err := flags("inventory", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON (the only format for now)")
+		fs.StringVar(&section, "section", "", "only these `SECTIONS`, comma separated: "+strings.Join(wire.Sections, ", "))
 	}); err != nil {
 		return err
 	}
 	if !asJSON {
 		return fmt.Errorf("inventory needs --json: %w", errUsage)
 	}
-	inv, err := inventory.Collect(ctx)
+	var sections []string
+	if section != "" {
+		for _, s := range strings.Split(section, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains(wire.Sections, s) {
+				return fmt.Errorf("--section %q: want one of %s: %w", s, strings.Join(wire.Sections, ", "), errUsage)
+			}
+			sections = append(sections, s)
+		}
+	}
+	inv, err := inventory.Collect(ctx, sections...)
 	if err != nil {
 		return err
+	}
+	for _, w := range inv.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
@@ -211,18 +227,28 @@ func status(args []string, stdout, stderr io.Writer) error {
 		out["identity_error"] = err.Error()
 	}
 	sp, err := spool.Open(filepath.Join(data, "spool"), spool.Options{})
-	if err != nil {
-		return fmt.Errorf("open spool (is the agent running? status reads it while stopped): %w", err)
+	var st spool.Stats
+	switch {
+	case errors.Is(err, spool.ErrLocked):
+		out["spool_error"] = "the agent is running and holds the spool; its health records report it"
+	case err != nil:
+		return fmt.Errorf("open spool: %w", err)
+	default:
+		st = sp.Stats()
+		sp.Close()
+		out["spool"] = st
 	}
-	st := sp.Stats()
-	sp.Close()
-	out["spool"] = st
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(stdout, "agent:     %v\ncollector: %v\nspool:     %d records (%d bytes) waiting, next seq %d, committed %d, dropped %d\n",
-		out["agent_id"], out["collector"], st.Records, st.Bytes, st.NextSeq, st.Committed, st.Dropped)
+	fmt.Fprintf(stdout, "agent:     %v\ncollector: %v\n", out["agent_id"], out["collector"])
+	if e, ok := out["spool_error"]; ok {
+		fmt.Fprintf(stdout, "spool:     %v\n", e)
+	} else {
+		fmt.Fprintf(stdout, "spool:     %d records (%d bytes) waiting, next seq %d, committed %d, dropped %d\n",
+			st.Records, st.Bytes, st.NextSeq, st.Committed, st.Dropped)
+	}
 	return nil
 }

@@ -37,6 +37,7 @@ type App struct {
 	spool   *spool.Spool
 	up      *uplink.Client
 	policy  atomic.Pointer[wire.Policy]
+	lastAck atomic.Pointer[wire.Ack]
 	started time.Time
 
 	mu      sync.Mutex
@@ -79,6 +80,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.up = uplink.New(uplink.Config{
 		Identity: id, Addr: cfg.Collector, Spool: sp, Logger: log.With("part", "uplink"),
 		Hello: a.hello, OnPolicy: a.setPolicy,
+		OnAck: func(ack wire.Ack) { a.lastAck.Store(&ack) },
 	})
 	return a, nil
 }
@@ -157,7 +159,16 @@ func (a *App) Start() error {
 	if r, err := wire.NewRecord(wire.KindHello, time.Now(), a.hello()); err == nil {
 		a.emit("agent", r)
 	}
-	env := sensor.Env{Policy: a.Policy}
+	env := sensor.Env{
+		Policy: a.Policy,
+		LastAck: func() wire.Ack {
+			if p := a.lastAck.Load(); p != nil {
+				return *p
+			}
+			return wire.Ack{}
+		},
+		LastSeq: func() uint64 { return a.spool.Stats().NextSeq - 1 },
+	}
 	for _, reg := range sensor.All() {
 		on := reg.DefaultEnabled
 		if v, ok := a.cfg.Sensors[reg.Name]; ok {
@@ -171,6 +182,12 @@ func (a *App) Start() error {
 		a.sensors[reg.Name] = st
 		a.mu.Unlock()
 		env.Logger = a.log.With("sensor", reg.Name)
+		env.StateDir = filepath.Join(a.cfg.DataDir, "sensor", reg.Name)
+		if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
+			a.setSensor(reg.Name, "failed", err)
+			a.log.Error("sensor not started", "sensor", reg.Name, "err", err)
+			continue
+		}
 		s, err := reg.New(env)
 		if err != nil {
 			a.setSensor(reg.Name, "failed", err)

@@ -27,6 +27,13 @@ type Env struct {
 	// Policy returns the policy in force now; sensors read it on every round so
 	// that a new policy takes effect without a restart.
 	Policy func() wire.Policy
+	// StateDir is a folder of the sensor's own (0700) that survives restarts.
+	StateDir string
+	// LastAck returns the newest ack from the collector (zero before the first).
+	LastAck func() wire.Ack
+	// LastSeq returns the highest sequence number appended so far: after emit
+	// returns, the emitted record's seq is at most this.
+	LastSeq func() uint64
 }
 
 // Factory creates a sensor.

@@ -31,6 +31,8 @@ type Config struct {
 	Hello func() wire.Hello
 	// OnPolicy persists and applies a policy from the collector.
 	OnPolicy func(wire.Policy) error
+	// OnAck, if set, sees every ack after its records were committed.
+	OnAck func(wire.Ack)
 	// RenewAfter is the fraction of the certificate's life after which it is
 	// renewed; default 2/3.
 	RenewAfter   float64
@@ -236,6 +238,9 @@ func (c *Client) session(ctx context.Context) error {
 		}
 		c.batches.Add(1)
 		c.acked.Add(uint64(len(recs)))
+		if c.cfg.OnAck != nil {
+			c.cfg.OnAck(ack)
+		}
 		limit = c.cfg.BatchRecords
 	}
 }

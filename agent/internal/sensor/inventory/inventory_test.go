@@ -280,15 +280,21 @@ func TestRegistered(t *testing.T) {
 // recorder collects emitted records; its policy can be changed while the
 // sensor runs.
 type recorder struct {
-	mu     sync.Mutex
-	recs   []wire.Record
-	policy wire.Policy
+	mu        sync.Mutex
+	recs      []wire.Record
+	policy    wire.Policy
+	confirmed string // hash the simulated collector holds
+	wantFull  bool
 }
 
 func (r *recorder) emit(rec wire.Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recs = append(r.recs, rec)
+	var inv wire.Inventory
+	if err := rec.DecodeBody(&inv); err == nil {
+		r.confirmed = inv.Hash // the simulated collector holds what was sent
+	}
 }
 
 func (r *recorder) setInterval(seconds int64) {
@@ -297,12 +303,35 @@ func (r *recorder) setInterval(seconds int64) {
 	r.policy.InventoryInterval = seconds
 }
 
+// env simulates the agent around the sensor: a collector that acks every
+// record at once and confirms the snapshot it was sent.
 func (r *recorder) env() sensor.Env {
-	return sensor.Env{Policy: func() wire.Policy {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.policy
-	}}
+	return sensor.Env{
+		Policy: func() wire.Policy {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.policy
+		},
+		LastSeq: func() uint64 {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return uint64(len(r.recs))
+		},
+		LastAck: func() wire.Ack {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return wire.Ack{MaxSeq: uint64(len(r.recs)) + 1, InventoryHash: r.confirmed, InventoryFull: r.wantFull}
+		},
+	}
+}
+
+// growing is a source whose memory grows by one byte at every round, so that
+// every round has something to send.
+type growing struct{ *fake }
+
+func (g growing) Memory(ctx context.Context) (*mem.VirtualMemoryStat, error) {
+	g.fake.memory++
+	return g.fake.Memory(ctx)
 }
 
 // offsets returns when each record was observed, counted from start.
@@ -319,7 +348,8 @@ func (r *recorder) offsets(start time.Time) []time.Duration {
 func TestRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var r recorder
-		s := newSensor(r.env(), laptop())
+		s := newSensor(r.env(), growing{laptop()})
+		s.sections = hostOnly
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		start := time.Now()
@@ -354,18 +384,28 @@ func TestRun(t *testing.T) {
 			t.Errorf("records at %v, want %v", got, want)
 		}
 
-		wantInv, err := collect(t.Context(), laptop(), hostOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The first record is a full snapshot; every later one a delta against
+		// the one before, carrying only the host section that changed.
+		var prev wire.Inventory
 		for i, rec := range r.recs {
 			var inv wire.Inventory
 			if err := rec.DecodeBody(&inv); err != nil {
 				t.Fatalf("record %d: decode: %v", i, err)
 			}
-			if rec.Kind != wire.KindInventory || !reflect.DeepEqual(inv, wantInv) {
-				t.Errorf("record %d = %s %+v, want %s %+v", i, rec.Kind, inv, wire.KindInventory, wantInv)
+			if rec.Kind != wire.KindInventory {
+				t.Errorf("record %d is %s, want %s", i, rec.Kind, wire.KindInventory)
 			}
+			switch {
+			case i == 0 && (!inv.Full || inv.Base != "" || inv.Host == nil || inv.Host.Hostname != "ws-0142"):
+				t.Errorf("record 0 = %+v, want a full snapshot of ws-0142", inv)
+			case i > 0:
+				next, err := wire.Apply(prev, inv)
+				if err != nil || !reflect.DeepEqual(inv.Changed, []string{wire.SectionHost}) {
+					t.Errorf("record %d: Apply = %v, changed %v; want a host delta against record %d", i, err, inv.Changed, i-1)
+				}
+				inv = next
+			}
+			prev = inv
 		}
 	})
 }
@@ -379,6 +419,7 @@ func TestRunSurvivesFailure(t *testing.T) {
 		env := r.env()
 		env.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		s := newSensor(env, f)
+		s.sections = hostOnly
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx, r.emit) }()
