@@ -187,7 +187,8 @@ type collector struct {
 	agents string
 	web    string
 	p      *proc
-	api    string // bearer token
+	api    string   // bearer token
+	args   []string // extra serve arguments
 	client *http.Client
 }
 
@@ -200,7 +201,8 @@ func newCollector(t *testing.T) *collector {
 
 func (c *collector) start(env ...string) {
 	c.t.Helper()
-	c.p = start(c.t, env, "sonevakt-collector", "serve", "--data", c.data, "--agents", c.agents, "--web", c.web)
+	args := append([]string{"serve", "--data", c.data, "--agents", c.agents, "--web", c.web}, c.args...)
+	c.p = start(c.t, env, "sonevakt-collector", args...)
 	c.p.waitFor("collector listening", 20*time.Second)
 	if c.api == "" {
 		c.api = mustRun(c.t, "sonevakt-collector", "apitoken", "create", "--data", c.data, "--role", "revisor", "--name", "e2e")

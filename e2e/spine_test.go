@@ -3,11 +3,14 @@ package e2e
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sonevakt/sonevakt/pkg/pki"
 )
 
 // TestHostAppears: token, enroll, run; the host shows up in /api/v1/hosts with
@@ -114,5 +117,44 @@ func TestAgentKilledWhileCollectorDown(t *testing.T) {
 	})
 	if h.Records < int64(lastSeq) {
 		t.Errorf("store holds %d records, the agent had assigned %d", h.Records, lastSeq)
+	}
+}
+
+// TestCertificateRenewal: with short-lived agent certificates the agent renews
+// over mTLS before two thirds of the life, and after the first certificate has
+// expired a restarted collector still accepts the agent.
+func TestCertificateRenewal(t *testing.T) {
+	c := newCollector(t)
+	conf := filepath.Join(t.TempDir(), "collector.yaml")
+	if err := os.WriteFile(conf, []byte("data_dir: "+c.data+"\nagent_cert_ttl: 6s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.args = []string{"--config", conf}
+	c.start()
+	a := newAgent(t, c, "agent")
+	first, err := pki.LoadCert(filepath.Join(a.data, "identity", "agent.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	a.p.waitFor("certificate renewed", 15*time.Second)
+	renewed, err := pki.LoadCert(filepath.Join(a.data, "identity", "agent.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if renewed.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Fatal("agent.crt on disk was not replaced")
+	}
+	// Past the first certificate's end, a new connection must use a renewed one.
+	time.Sleep(time.Until(first.NotAfter) + time.Second)
+	c.p.kill()
+	c.start()
+	seen := c.waitHost(a.id, 40*time.Second, "records after the first certificate expired", func(h apiHost) bool { return h.Records > 0 })
+	mark := seen.MaxSeq
+	c.waitHost(a.id, 40*time.Second, "new records over a connection made with a renewed certificate", func(h apiHost) bool {
+		return h.MaxSeq > mark+3 && contiguous(h)
+	})
+	if strings.Contains(c.p.out.String(), "agent refused") {
+		t.Errorf("collector refused the agent after renewal:\n%s", c.p.out.String())
 	}
 }

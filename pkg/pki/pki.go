@@ -200,7 +200,7 @@ func (ca *CA) SignAgent(csrDER []byte, agentID string, ttl time.Duration, now ti
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: "agent " + agentID, Organization: []string{"Sonevakt"}},
-		NotBefore:    now.Add(-time.Hour),
+		NotBefore:    now.Add(-min(5*time.Minute, ttl/10)), // clock skew between agent and collector
 		NotAfter:     now.Add(ttl),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -183,11 +183,7 @@ func (c *Client) session(ctx context.Context) error {
 	}
 	go c.policyLoop(ctl, stop)
 
-	if c.cfg.Identity.NeedsRenewal(time.Now(), c.cfg.RenewAfter) {
-		if err := c.renew(cctx, conn); err != nil {
-			c.log.Warn("certificate renewal failed; will retry", "err", err)
-		}
-	}
+	renewAt := c.renewAt(cctx, conn)
 	c.connected.Store(true)
 	c.log.Info("connected to collector", "addr", c.cfg.Addr)
 	c.cfg.Spool.Release()
@@ -197,12 +193,15 @@ func (c *Client) session(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("lease from spool: %w", err)
 		}
+		if !time.Now().Before(renewAt) {
+			renewAt = c.renewAt(cctx, conn)
+		}
 		if len(recs) == 0 {
 			select {
 			case <-cctx.Done():
 				return connErr(conn, context.Cause(cctx))
 			case <-c.cfg.Spool.Notify():
-			case <-time.After(30 * time.Second):
+			case <-time.After(min(30*time.Second, max(time.Until(renewAt), 0))):
 			}
 			continue
 		}
@@ -287,6 +286,21 @@ func (c *Client) policyLoop(st *quic.Stream, stop context.CancelCauseFunc) {
 			return
 		}
 	}
+}
+
+// renewAt renews the certificate when it is due and returns when to look
+// again: when the (new) certificate is due, or in a minute after a failure.
+func (c *Client) renewAt(ctx context.Context, conn *quic.Conn) time.Time {
+	id := c.cfg.Identity
+	if id.NeedsRenewal(time.Now(), c.cfg.RenewAfter) {
+		if err := c.renew(ctx, conn); err != nil {
+			c.log.Warn("certificate renewal failed; will retry", "err", err)
+			return time.Now().Add(time.Minute)
+		}
+	}
+	cert := id.Certificate()
+	life := cert.NotAfter.Sub(cert.NotBefore)
+	return cert.NotBefore.Add(time.Duration(float64(life) * c.cfg.RenewAfter))
 }
 
 func (c *Client) renew(ctx context.Context, conn *quic.Conn) error {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -30,6 +31,9 @@ type Config struct {
 	WebCert  string `yaml:"web_cert"`
 	WebKey   string `yaml:"web_key"`
 	LogLevel string `yaml:"log_level"`
+	// AgentCertTTL is the lifetime of agent certificates; agents renew them
+	// over mTLS after two thirds of it. Default 90 days.
+	AgentCertTTL time.Duration `yaml:"agent_cert_ttl"`
 }
 
 // Default returns the configuration used without a file.
@@ -66,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if (c.WebCert == "") != (c.WebKey == "") {
 		return errors.New("web_cert and web_key go together")
+	}
+	if c.AgentCertTTL != 0 && c.AgentCertTTL < 5*time.Second {
+		return fmt.Errorf("agent_cert_ttl %v: want at least 5s (90 days when unset)", c.AgentCertTTL)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
