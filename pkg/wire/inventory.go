@@ -167,6 +167,9 @@ func (inv *Inventory) Normalize() {
 		slices.SortFunc(inv.Hardware.USB, func(a, b USBDevice) int { return cmp.Compare(a.Path, b.Path) })
 	}
 	slices.SortFunc(inv.Software, func(a, b Package) int { return cmp.Compare(a.Key(), b.Key()) })
+	// The same program may be listed twice (two registry views of one install);
+	// software is a set keyed by Key, so keep one of each.
+	inv.Software = slices.CompactFunc(inv.Software, func(a, b Package) bool { return a.Key() == b.Key() })
 	slices.SortFunc(inv.Services, func(a, b Service) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(inv.Users, func(a, b User) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) })
 	slices.SortFunc(inv.Groups, func(a, b Group) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) })

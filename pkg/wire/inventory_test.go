@@ -72,3 +72,12 @@ func TestRemoveAllSoftware(t *testing.T) {
 		t.Errorf("Apply after removing everything = %v", err)
 	}
 }
+
+func TestNormalizeDropsDuplicatePackages(t *testing.T) {
+	p := Package{Name: "7-Zip", Version: "23.01", Arch: "x64", Source: "windows"}
+	inv := Inventory{Software: []Package{p, p}}
+	inv.Normalize()
+	if len(inv.Software) != 1 {
+		t.Errorf("Normalize kept %d copies of one package, want 1", len(inv.Software))
+	}
+}

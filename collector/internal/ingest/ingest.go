@@ -308,6 +308,8 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 			if inv.Host != nil && (ib.Facts == nil || r.Time().After(ib.FactsAt)) {
 				ib.Facts, ib.FactsAt = inv.Host, r.Time()
 			}
+			// In seq order: the batch's records are checked to increase.
+			ib.Inventories = append(ib.Inventories, model.InventoryRecord{Seq: r.Seq, At: r.Time(), Inv: inv})
 		case wire.KindHello:
 			var h wire.Hello
 			if err := r.DecodeBody(&h); err != nil {

@@ -98,6 +98,18 @@ type IngestBatch struct {
 	Facts   *wire.Host // latest host facts in the batch, if any
 	FactsAt time.Time
 	Hello   *wire.Hello // latest hello in the batch, if any
+	// Inventories are the batch's decodable inventory records, in seq order.
+	// The store applies those it newly stores to the agent's current
+	// inventory, in the same transaction; resent ones change nothing.
+	Inventories []InventoryRecord
+}
+
+// InventoryRecord is one decoded inventory record of a batch: a full snapshot
+// or a delta (see wire.Inventory).
+type InventoryRecord struct {
+	Seq uint64
+	At  time.Time // the record's ObservedAt
+	Inv wire.Inventory
 }
 
 // IngestResult says what a committed batch changed.
@@ -108,6 +120,61 @@ type IngestResult struct {
 	// agent after this batch; InventoryFull asks the agent for a full one.
 	InventoryHash string
 	InventoryFull bool
+}
+
+// Inventory change operations.
+const (
+	ChangeAdded   = "added"
+	ChangeRemoved = "removed"
+	ChangeChanged = "changed"
+)
+
+// Sections of inventory history. They follow the wire sections, with the
+// hardware split in its parts; ChangeSectionInventory marks the first full
+// snapshot an agent sent, which is recorded as one row, not item by item.
+const (
+	ChangeSectionInventory = "inventory" // key: the snapshot's hash
+	ChangeSectionHost      = "host"      // key: a field group: identity, os, cpu, memory, interfaces
+	ChangeSectionHardware  = "hardware"  // key: a field group: system, bios
+	ChangeSectionDisks     = "disks"     // key: the disk's name
+	ChangeSectionUSB       = "usb"       // key: the device's bus path
+	ChangeSectionSoftware  = "software"  // key: the package's name
+	ChangeSectionServices  = "services"  // key: the service's name
+	ChangeSectionUsers     = "users"     // key: the user's name
+	ChangeSectionGroups    = "groups"    // key: the group's name
+)
+
+// InventoryChange is one row of an agent's inventory history: an item of a
+// section added, removed or changed between two snapshots.
+type InventoryChange struct {
+	AgentID string
+	At      time.Time // observed time of the record that brought the change
+	Seq     uint64    // seq of that record
+	Section string    // ChangeSection…
+	Op      string    // ChangeAdded, ChangeRemoved, ChangeChanged
+	Key     string    // which item; see the ChangeSection constants
+	Before  string    // JSON of the item before; "" when added
+	After   string    // JSON of the item after; "" when removed
+}
+
+// SoftwareQuery asks which hosts have a piece of software.
+type SoftwareQuery struct {
+	// Name matches package names, ignoring case: a substring, or a glob
+	// where * stands for any run of characters ("openssl*", "*java*").
+	Name string
+	// Below, when set, keeps only packages whose version is lower, by the
+	// package's own version ordering (Debian for dpkg, rpmvercmp for rpm,
+	// dotted numbers for Windows).
+	Below string
+	// Limit is the most hits returned; 0 means no limit.
+	Limit int
+}
+
+// SoftwareHit is one package on one host.
+type SoftwareHit struct {
+	AgentID  string
+	Hostname string
+	Package  wire.Package
 }
 
 // APIToken is a bearer token for /api/v1, stored hashed.
@@ -221,6 +288,19 @@ type PolicyStore interface {
 	SetPolicy(ctx context.Context, p wire.Policy) error
 }
 
+// InventoryStore answers questions about inventories, which Ingest keeps.
+type InventoryStore interface {
+	// GetInventory returns the agent's current full snapshot and the time it
+	// was observed; ErrNotFound when none is held (or the agent is unknown).
+	GetInventory(ctx context.Context, agentID string) (wire.Inventory, time.Time, error)
+	// InventoryHistory returns the agent's newest inventory changes first, at
+	// most limit (which must be positive); ErrNotFound for an unknown agent.
+	InventoryHistory(ctx context.Context, agentID string, limit int) ([]InventoryChange, error)
+	// SearchSoftware finds packages across hosts, ordered by hostname, agent,
+	// name and version; ErrInvalid without a name.
+	SearchSoftware(ctx context.Context, q SoftwareQuery) ([]SoftwareHit, error)
+}
+
 // Store is everything a driver provides. Callers take the narrow interface they
 // need.
 type Store interface {
@@ -228,6 +308,7 @@ type Store interface {
 	AgentStore
 	IngestStore
 	HostStore
+	InventoryStore
 	AuthStore
 	AuditStore
 	PolicyStore

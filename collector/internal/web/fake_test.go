@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sonevakt/sonevakt/collector/internal/inventory"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
 // fakeStore is an in-memory WebStore for unit tests of this package's logic.
@@ -21,6 +23,8 @@ type fakeStore struct {
 	agents   map[string]model.Agent
 	hosts    map[string]model.HostSummary // by agent id; Agent is taken from agents
 	audit    []model.AuditEvent
+	invs     map[string]fakeInventory           // by agent id
+	history  map[string][]model.InventoryChange // by agent id, oldest first
 
 	failAudit error // when set, AppendAudit returns it
 }
@@ -34,7 +38,14 @@ func newFakeStore() *fakeStore {
 		tokens:   make(map[string]model.APIToken),
 		agents:   make(map[string]model.Agent),
 		hosts:    make(map[string]model.HostSummary),
+		invs:     make(map[string]fakeInventory),
+		history:  make(map[string][]model.InventoryChange),
 	}
+}
+
+type fakeInventory struct {
+	inv wire.Inventory
+	at  time.Time
 }
 
 func notFound(what, id string) error { return fmt.Errorf("%s %q: %w", what, id, model.ErrNotFound) }
@@ -272,4 +283,64 @@ func (f *fakeStore) sessionCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.sessions)
+}
+
+func (f *fakeStore) GetInventory(_ context.Context, id string) (wire.Inventory, time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	x, ok := f.invs[id]
+	if !ok {
+		return wire.Inventory{}, time.Time{}, notFound("inventory", id)
+	}
+	return x.inv, x.at, nil
+}
+
+func (f *fakeStore) InventoryHistory(_ context.Context, id string, limit int) ([]model.InventoryChange, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if limit <= 0 {
+		return nil, fmt.Errorf("limit %d: %w", limit, model.ErrInvalid)
+	}
+	if _, ok := f.agents[id]; !ok {
+		return nil, notFound("agent", id)
+	}
+	h := f.history[id]
+	var out []model.InventoryChange
+	for i := len(h) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, h[i])
+	}
+	return out, nil
+}
+
+func (f *fakeStore) SearchSoftware(_ context.Context, q model.SoftwareQuery) ([]model.SoftwareHit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if q.Name == "" || q.Limit < 0 {
+		return nil, fmt.Errorf("search %q: %w", q.Name, model.ErrInvalid)
+	}
+	var out []model.SoftwareHit
+	for id, x := range f.invs {
+		for _, p := range x.inv.Software {
+			if inventory.MatchName(q.Name, p.Name) && (q.Below == "" || inventory.Below(p, q.Below)) {
+				out = append(out, model.SoftwareHit{AgentID: id, Hostname: f.agents[id].Hostname, Package: p})
+			}
+		}
+	}
+	inventory.SortHits(out)
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// setInventory stores an agent's current inventory; changes are appended to
+// its history (give them oldest first).
+func (f *fakeStore) setInventory(id string, inv wire.Inventory, at time.Time, changes ...model.InventoryChange) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.invs[id] = fakeInventory{inv, at}
+	for _, c := range changes {
+		c.AgentID = id
+		f.history[id] = append(f.history[id], c)
+	}
 }

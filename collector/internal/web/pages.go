@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates/<name>.html files that are whole pages; each is
 // parsed together with layout.html and parts.html.
-var pageNames = []string{"login", "error", "hosts", "host"}
+var pageNames = []string{"login", "error", "hosts", "host", "software"}
 
 // pageData is what every page template gets.
 type pageData struct {
@@ -82,8 +82,12 @@ func (s *Server) funcs(lang string) template.FuncMap {
 			}
 			return time.Unix(sec, 0)
 		},
-		"hostname": hostname,
-		"ifaces":   shownInterfaces,
+		"hostname":   hostname,
+		"ifaces":     shownInterfaces,
+		"encryption": func(p wire.Partition) string { return encryptionText(lang, p) },
+		"source":     func(src string) string { return sourceName(lang, src) },
+		"hithost":    hitHostname,
+		"short":      shortHash,
 	}
 }
 
@@ -177,13 +181,4 @@ func (s *Server) handleHosts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "hosts", pageData{Title: "hosts.title", Nav: "hosts", Data: hosts})
-}
-
-func (s *Server) handleHost(w http.ResponseWriter, r *http.Request) {
-	h, err := s.store.GetHost(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, fmt.Errorf("get host: %w", err))
-		return
-	}
-	s.render(w, r, http.StatusOK, "host", pageData{TitleText: hostname(h), Nav: "hosts", Data: h})
 }

@@ -20,6 +20,7 @@ var assets embed.FS
 type WebStore interface {
 	model.AuthStore
 	model.HostStore
+	model.InventoryStore
 	model.AuditStore
 	model.AgentStore
 }
@@ -96,7 +97,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	readHosts := s.requireRole(model.Roles...) // every role may read hosts for now
+	readHosts := s.requireRole(model.Roles...) // every role may read hosts, inventories and software
 
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /static/style.css", s.handleCSS)
@@ -107,9 +108,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /{$}", s.page(http.RedirectHandler("/hosts", http.StatusSeeOther)))
 	mux.Handle("GET /hosts", s.page(readHosts(http.HandlerFunc(s.handleHosts))))
 	mux.Handle("GET /hosts/{id}", s.page(readHosts(http.HandlerFunc(s.handleHost))))
+	mux.Handle("GET /software", s.page(readHosts(http.HandlerFunc(s.handleSoftware))))
 
 	mux.Handle("GET /api/v1/hosts", s.api(readHosts(http.HandlerFunc(s.handleAPIHosts))))
 	mux.Handle("GET /api/v1/hosts/{id}", s.api(readHosts(http.HandlerFunc(s.handleAPIHost))))
+	mux.Handle("GET /api/v1/hosts/{id}/inventory", s.api(readHosts(http.HandlerFunc(s.handleAPIInventory))))
+	mux.Handle("GET /api/v1/hosts/{id}/inventory/history", s.api(readHosts(http.HandlerFunc(s.handleAPIInventoryHistory))))
+	mux.Handle("GET /api/v1/software", s.api(readHosts(http.HandlerFunc(s.handleAPISoftware))))
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, model.ErrNotFound)

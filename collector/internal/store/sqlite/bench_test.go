@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
 // Each benchmark iteration stores benchRecords small records in batches of
@@ -116,5 +118,63 @@ func TestRawInsertRate(t *testing.T) {
 	recs := records(1, 1)
 	if n := len(recs[0].Body); n < 150 || n > 250 {
 		t.Errorf("sample body is %d bytes, want about 200", n)
+	}
+}
+
+// BenchmarkIngestInventory measures a batch carrying one inventory delta (5
+// packages upgraded) against a held snapshot of 2 000 packages: snapshot
+// read and decode, apply, history rows, software rebuild, snapshot write.
+func BenchmarkIngestInventory(b *testing.B) {
+	db := mustOpen(b, filepath.Join(b.TempDir(), "bench.db"))
+	id, err := db.sampleAgent(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := func(round int) wire.Inventory {
+		inv := wire.Inventory{Host: &wire.Host{Hostname: "bench", OS: "linux"}}
+		for i := range 2000 {
+			v := "1.0-1"
+			if i < 5 {
+				v = fmt.Sprintf("1.%d-1", round)
+			}
+			inv.Software = append(inv.Software, wire.Package{Name: fmt.Sprintf("package-%04d", i), Version: v, Arch: "amd64", Source: "dpkg"})
+		}
+		inv.Normalize()
+		inv.Hash, err = wire.InventoryHash(inv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		inv.Full = true
+		return inv
+	}
+	send := func(seq uint64, inv wire.Inventory) model.IngestResult {
+		r, err := wire.NewRecord(wire.KindInventory, time.Now(), inv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Seq = seq
+		res, err := db.Ingest(b.Context(), model.IngestBatch{AgentID: id, ReceivedAt: time.Now(), Records: []wire.Record{r},
+			Inventories: []model.InventoryRecord{{Seq: seq, At: r.Time(), Inv: inv}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res
+	}
+	prev := snap(0)
+	send(1, prev)
+	seq := uint64(1)
+	for b.Loop() {
+		b.StopTimer()
+		seq++
+		cur := snap(int(seq))
+		d, err := wire.Diff(prev, cur)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if res := send(seq, d); res.InventoryHash != cur.Hash || res.InventoryFull {
+			b.Fatalf("delta not applied: %+v", res)
+		}
+		prev = cur
 	}
 }

@@ -17,7 +17,8 @@ const insertRecord = `INSERT INTO records (agent_id, seq, kind, observed_at, rec
 
 // Ingest stores the batch in one transaction: the records new to the store,
 // the agent's record stats, its last contact (and hostname and version from a
-// hello), and its host facts when they are newer than those stored. Records
+// hello), its host facts when they are newer than those stored, and its
+// inventory as the batch's new inventory records change it (inventory.go). Records
 // already stored are skipped, so a resent or overlapping batch is harmless.
 // An unknown agent is ErrNotFound and stores nothing. Revoked agents are
 // refused at the handshake, not here: a batch already in flight is kept.
@@ -56,8 +57,25 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 			return err
 		}
 
+		// fresh marks the inventory records new to the store: only those
+		// change the agent's inventory.
+		var fresh []bool
+		var inserted func(seq uint64)
+		if len(b.Inventories) > 0 {
+			fresh = make([]bool, len(b.Inventories))
+			bySeq := make(map[uint64]int, len(b.Inventories))
+			for i, inv := range b.Inventories {
+				bySeq[inv.Seq] = i
+			}
+			inserted = func(seq uint64) {
+				if i, ok := bySeq[seq]; ok {
+					fresh[i] = true
+				}
+			}
+		}
+
 		if len(b.Records) > 0 {
-			n, minSeq, maxSeq, err := insertRecords(ctx, tx, b.AgentID, received, b.Records)
+			n, minSeq, maxSeq, err := insertRecords(ctx, tx, b.AgentID, received, b.Records, inserted)
 			if err != nil {
 				return err
 			}
@@ -83,6 +101,12 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 				return fmt.Errorf("store facts: %w", err)
 			}
 		}
+
+		inv, err := db.ingestInventory(ctx, tx, b.AgentID, b.Inventories, fresh)
+		if err != nil {
+			return fmt.Errorf("store inventory: %w", err)
+		}
+		res.InventoryHash, res.InventoryFull = inv.hash, inv.wantFull
 		return nil
 	})
 	if err != nil {
@@ -93,8 +117,8 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 
 // insertRecords inserts recs with one prepared statement, skipping those
 // already stored, and reports how many were new and their lowest and highest
-// seq.
-func insertRecords(ctx context.Context, tx *sql.Tx, agentID string, received int64, recs []wire.Record) (n int, minSeq, maxSeq uint64, err error) {
+// seq. inserted, if not nil, is called with the seq of every new record.
+func insertRecords(ctx context.Context, tx *sql.Tx, agentID string, received int64, recs []wire.Record, inserted func(seq uint64)) (n int, minSeq, maxSeq uint64, err error) {
 	stmt, err := tx.PrepareContext(ctx, insertRecord)
 	if err != nil {
 		return 0, 0, 0, err
@@ -120,6 +144,9 @@ func insertRecords(ctx context.Context, tx *sql.Tx, agentID string, received int
 		}
 		if k == 0 {
 			continue
+		}
+		if inserted != nil {
+			inserted(r.Seq)
 		}
 		if n == 0 || r.Seq < minSeq {
 			minSeq = r.Seq
