@@ -104,6 +104,7 @@ func (s *Sensor) Name() string { return name }
 var softwareDatabases = []string{
 	"/var/lib/dpkg/status",
 	"/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages.db", "/var/lib/rpm/Packages",
+	"/usr/lib/sysimage/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/Packages.db", "/usr/lib/sysimage/rpm/Packages",
 }
 
 // Run implements sensor.Sensor. A round that fails is logged and retried at the
