@@ -1,0 +1,18 @@
+//go:build !linux && !windows
+
+package inventory
+
+import (
+	"context"
+	"runtime"
+
+	"github.com/sonevakt/sonevakt/pkg/wire"
+)
+
+// Agents run on Linux and Windows; elsewhere the sessions section stays empty
+// and says so.
+
+func fillSessions(_ context.Context, _ *wire.Inventory, warn func(string, ...any)) error {
+	warn("sessions are not collected on %s", runtime.GOOS)
+	return nil
+}
