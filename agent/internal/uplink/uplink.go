@@ -300,7 +300,10 @@ func (c *Client) renewAt(ctx context.Context, conn *quic.Conn) time.Time {
 	}
 	cert := id.Certificate()
 	life := cert.NotAfter.Sub(cert.NotBefore)
-	return cert.NotBefore.Add(time.Duration(float64(life) * c.cfg.RenewAfter))
+	due := cert.NotBefore.Add(time.Duration(float64(life) * c.cfg.RenewAfter))
+	// Spread a fleet enrolled together over the next twentieth of the life,
+	// still well before the certificate ends.
+	return due.Add(rand.N(life/20 + 1))
 }
 
 func (c *Client) renew(ctx context.Context, conn *quic.Conn) error {

@@ -55,7 +55,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, error
 	}
 	return &Env{
 		Cfg: cfg, Log: log, Store: st, CA: ca,
-		Authority: enroll.New(ca, st, enroll.Options{Logger: log.With("part", "enroll"), CertTTL: cfg.AgentCertTTL}),
+		Authority: enroll.New(ca, st, enroll.Options{
+			Logger: log.With("part", "enroll"), CertTTL: cfg.AgentCertTTL,
+			AttemptBurst: cfg.EnrollBurst, AttemptRate: cfg.EnrollRate,
+		}),
 	}, nil
 }
 

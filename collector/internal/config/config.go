@@ -34,6 +34,11 @@ type Config struct {
 	// AgentCertTTL is the lifetime of agent certificates; agents renew them
 	// over mTLS after two thirds of it. Default 90 days.
 	AgentCertTTL time.Duration `yaml:"agent_cert_ttl"`
+	// EnrollBurst and EnrollRate bound enrollment attempts per source address
+	// (a token bucket); raise them for a rollout behind one NAT address.
+	// Defaults 50 and 20 per second.
+	EnrollBurst float64 `yaml:"enroll_burst"`
+	EnrollRate  float64 `yaml:"enroll_rate"`
 }
 
 // Default returns the configuration used without a file.
@@ -73,6 +78,9 @@ func (c Config) Validate() error {
 	}
 	if c.AgentCertTTL != 0 && c.AgentCertTTL < 5*time.Second {
 		return fmt.Errorf("agent_cert_ttl %v: want at least 5s (90 days when unset)", c.AgentCertTTL)
+	}
+	if c.EnrollBurst < 0 || c.EnrollRate < 0 || (c.EnrollBurst == 0) != (c.EnrollRate == 0) {
+		return fmt.Errorf("enroll_burst %v and enroll_rate %v: set both to positive values, or neither", c.EnrollBurst, c.EnrollRate)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -14,6 +14,7 @@ func TestLoad(t *testing.T) {
 		{"bad addr", "data_dir: /x\nagents_addr: 7443\n", "agents_addr"},
 		{"half cert", "data_dir: /x\nweb_cert: a.pem\n", "web_cert"},
 		{"no data", "log_level: info\n", "data_dir"},
+		{"half rate", "data_dir: /x\nenroll_burst: 100\n", "enroll_rate"},
 	}
 	for _, tt := range tests {
 		p := filepath.Join(t.TempDir(), "collector.yaml")
