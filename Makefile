@@ -9,6 +9,9 @@ LDFLAGS  := -s -w -X github.com/sonevakt/sonevakt/pkg/buildinfo.Version=$(VERSIO
 BIN      := bin
 FUZZTIME ?= 10s
 
+# mkfs tools live in /usr/sbin, which a non-login shell may lack.
+export PATH := $(PATH):/usr/sbin:/sbin
+
 
 
 .PHONY: all build demo test test-deps vet fuzz bench cross clean
@@ -35,6 +38,7 @@ cross:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./pkg/wire
+	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) ./agent/internal/sensor/media/fsprobe
 
 test: test-deps vet cross
 	$(GO) test -race -count=1 -timeout 20m ./...

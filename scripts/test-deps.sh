@@ -9,6 +9,14 @@ set -euo pipefail
 needs=(
   "rpm rpm"                                   # rpm databases (SQLite, NDB, BerkeleyDB) in the software inventory tests
   "/usr/share/hwdata/usb.ids hwdata"          # USB vendor and product names
+  # real file systems for the removable-media probe tests
+  "/usr/sbin/mkfs.vfat dosfstools"
+  "/usr/sbin/mkfs.exfat exfatprogs"
+  "/usr/sbin/mkfs.ntfs ntfs-3g"
+  "/usr/sbin/mkfs.ext4 e2fsprogs"
+  "/usr/bin/genisoimage genisoimage"
+  "/usr/sbin/mkudffs udftools"
+  "/usr/sbin/cryptsetup cryptsetup-bin"
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer
