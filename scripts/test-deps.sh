@@ -17,6 +17,7 @@ needs=(
   "/usr/bin/genisoimage genisoimage"
   "/usr/sbin/mkudffs udftools"
   "/usr/sbin/cryptsetup cryptsetup-bin"
+  "/usr/sbin/losetup mount"                   # loop devices for the kernel uevent test
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer
