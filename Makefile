@@ -39,6 +39,7 @@ cross:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./pkg/wire
 	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) ./agent/internal/sensor/media/fsprobe
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5s ./agent/internal/sensor/media/uevent
 
 test: test-deps vet cross
 	$(GO) test -race -count=1 -timeout 20m ./...
