@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sonevakt/sonevakt/internal/ttar"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,7 +24,7 @@ import (
 func hwFixtureRoot(t *testing.T, archive string, keep map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
-	unpackTTAR(t, filepath.Join("testdata/hardware", archive), root, func(p string) string {
+	ttar.Unpack(t, filepath.Join("testdata/hardware", archive), root, func(p string) string {
 		for from, to := range keep {
 			if rest, ok := strings.CutPrefix(p, from); ok && (rest == "" || rest[0] == '/') {
 				return to + rest
@@ -139,7 +140,9 @@ type sysTree struct {
 func (s sysTree) file(path, content string) {
 	s.t.Helper()
 	p := filepath.Join(s.root, path)
-	ttarMkParent(s.t, p)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
 	if err := os.WriteFile(p, []byte(content+"\n"), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
@@ -149,7 +152,9 @@ func (s sysTree) file(path, content string) {
 func (s sysTree) link(path, target string) {
 	s.t.Helper()
 	p := filepath.Join(s.root, path)
-	ttarMkParent(s.t, p)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
 	rel, err := filepath.Rel(filepath.Dir(p), filepath.Join(s.root, target))
 	if err != nil {
 		s.t.Fatal(err)

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"errors"
+	"github.com/sonevakt/sonevakt/internal/ttar"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,7 +16,7 @@ import (
 func fixtureRoot(t *testing.T, archive, strip string, keep ...string) string {
 	t.Helper()
 	root := t.TempDir()
-	unpackTTAR(t, filepath.Join("testdata", archive), root, func(p string) string {
+	ttar.Unpack(t, filepath.Join("testdata", archive), root, func(p string) string {
 		for _, k := range keep {
 			if rest, ok := strings.CutPrefix(p, strip+k); ok && (rest == "" || rest[0] == '/') {
 				return k + rest

@@ -1,4 +1,7 @@
-package classify
+// Package ttar unpacks ttar archives, the plain-text archives in which the
+// prometheus projects keep their /proc and /sys fixture trees, for tests of
+// code that reads sysfs. It is test support only: no binary imports it.
+package ttar
 
 import (
 	"bufio"
@@ -9,7 +12,7 @@ import (
 	"testing"
 )
 
-// unpackTTAR unpacks a ttar archive, the plain-text archive the prometheus
+// Unpack unpacks a ttar archive, the plain-text archive the prometheus
 // projects keep their sysfs fixtures in, into dst. Each entry is
 //
 //	Directory: path        then Mode: 755
@@ -19,7 +22,7 @@ import (
 // with "# …" lines between entries. In content, NULLBYTE stands for a NUL
 // byte, and a last line ending in EOF means the file has no final newline.
 // rename maps each archive path to one below dst, or drops it ("").
-func unpackTTAR(t testing.TB, archive, dst string, rename func(string) string) {
+func Unpack(t testing.TB, archive, dst string, rename func(string) string) {
 	t.Helper()
 	f, err := os.Open(archive)
 	if err != nil {
@@ -68,7 +71,7 @@ func unpackTTAR(t testing.TB, archive, dst string, rename func(string) string) {
 			switch {
 			case strings.HasPrefix(kind, "SymlinkTo: "):
 				if p != "" {
-					ttarMkParent(t, p)
+					mkParent(t, p)
 					if err := os.Symlink(strings.TrimPrefix(kind, "SymlinkTo: "), p); err != nil {
 						t.Fatal(err)
 					}
@@ -101,7 +104,7 @@ func unpackTTAR(t testing.TB, archive, dst string, rename func(string) string) {
 					fail("want Mode after the content, got %q", mode)
 				}
 				if p != "" {
-					ttarMkParent(t, p)
+					mkParent(t, p)
 					if err := os.WriteFile(p, []byte(b.String()), perm); err != nil {
 						t.Fatal(err)
 					}
@@ -118,9 +121,21 @@ func unpackTTAR(t testing.TB, archive, dst string, rename func(string) string) {
 	}
 }
 
-func ttarMkParent(t testing.TB, p string) {
+func mkParent(t testing.TB, p string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Strip returns a rename for Unpack that keeps the paths below
+// from (with the slash) and puts them below to.
+func Strip(from, to string) func(string) string {
+	return func(p string) string {
+		rest, ok := strings.CutPrefix(p, from)
+		if !ok {
+			return ""
+		}
+		return to + rest
 	}
 }
