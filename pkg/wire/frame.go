@@ -62,6 +62,8 @@ type Policy struct {
 	InventoryInterval int64  `cbor:"3,keyasint" json:"inventory_interval_s"` // seconds
 	// RenewBefore is the fraction of a certificate's life after which the agent renews.
 	RenewAfter float64 `cbor:"4,keyasint,omitempty" json:"renew_after,omitempty"`
+	// Media says how removable media are judged; nil means audit, no marking.
+	Media *MediaPolicy `cbor:"5,keyasint,omitempty" json:"media,omitempty"`
 }
 
 // PolicyAck tells the collector which policy the agent now holds.
