@@ -136,9 +136,14 @@ func (a *App) hello() wire.Hello {
 
 // Emit appends a record to the spool; a sensor's records go through here.
 func (a *App) emit(name string, r wire.Record) {
-	if _, err := a.spool.Append(r); err != nil {
+	seq, err := a.spool.Append(r)
+	if err != nil {
 		a.log.Error("spool append failed; record lost", "sensor", name, "kind", r.Kind, "err", err)
 		return
+	}
+	if urgent(r.Kind) {
+		r.Seq = seq
+		a.up.Express(r)
 	}
 	a.mu.Lock()
 	st := a.sensors[name]
@@ -147,6 +152,11 @@ func (a *App) emit(name string, r wire.Record) {
 		st.records.Add(1)
 	}
 }
+
+// urgent reports whether records of a kind skip the queue (uplink.Express):
+// a removable medium must reach the collector within a second even while a
+// large inventory is on its way.
+func urgent(k wire.Kind) bool { return k == wire.KindMedia }
 
 // Start starts sensors and the uplink and returns at once.
 func (a *App) Start() error {
@@ -183,6 +193,7 @@ func (a *App) Start() error {
 		a.mu.Unlock()
 		env.Logger = a.log.With("sensor", reg.Name)
 		env.StateDir = filepath.Join(a.cfg.DataDir, "sensor", reg.Name)
+		env.Options = a.cfg.SensorOptions[reg.Name]
 		if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
 			a.setSensor(reg.Name, "failed", err)
 			a.log.Error("sensor not started", "sensor", reg.Name, "err", err)

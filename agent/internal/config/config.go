@@ -25,6 +25,9 @@ type Config struct {
 	Spool    Spool  `yaml:"spool"`
 	// Sensors enables or disables sensors by name; unnamed ones keep their default.
 	Sensors map[string]bool `yaml:"sensors"`
+	// SensorOptions are per-sensor settings (sensor name -> key -> value);
+	// each sensor documents and checks its own keys.
+	SensorOptions map[string]map[string]string `yaml:"sensor_options"`
 	// Intervals override the collector's policy, for labs and tests.
 	Intervals Intervals `yaml:"intervals"`
 }

@@ -34,6 +34,9 @@ type Env struct {
 	// LastSeq returns the highest sequence number appended so far: after emit
 	// returns, the emitted record's seq is at most this.
 	LastSeq func() uint64
+	// Options are the sensor's own settings from the agent config
+	// (sensor_options.<name>); a sensor refuses keys it does not know.
+	Options map[string]string
 }
 
 // Factory creates a sensor.

@@ -2,14 +2,23 @@
 // QUIC connection (mutual TLS) with exponential backoff and jitter, sends leased
 // records in batches and commits them only when acked, receives and persists
 // policy on the control stream, and renews the certificate before it ages out.
+//
+// Urgent records (removable media) also take an express lane: once spooled,
+// they are sent at once on their own stream, beside whatever bulk batch is in
+// flight, so a large inventory never delays them. The express ack commits
+// nothing; the records stay in the spool and go again, in order, with the bulk
+// lane, where the collector skips them as already stored. Delivery thus stays
+// at-least-once and in seq order, and urgency costs one small duplicate.
 package uplink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +59,7 @@ type Stats struct {
 	Acked     uint64 // records acked
 	Refused   uint64 // records the collector refused for good and were skipped
 	Reconnect uint64
+	Expressed uint64 // records sent ahead on the express lane (and again in bulk)
 	LastError string
 }
 
@@ -63,8 +73,15 @@ type Client struct {
 	acked     atomic.Uint64
 	refused   atomic.Uint64
 	reconnect atomic.Uint64
+	expressed atomic.Uint64
 	lastErr   atomic.Value
+
+	express chan wire.Record
 }
+
+// expressQueue bounds the express lane; when it is full, records wait for the
+// bulk lane like any other.
+const expressQueue = 256
 
 // New returns a client.
 func New(cfg Config) *Client {
@@ -95,12 +112,55 @@ func New(cfg Config) *Client {
 	if cfg.Hello == nil {
 		cfg.Hello = func() wire.Hello { return wire.Hello{Version: wire.Version} }
 	}
-	return &Client{cfg: cfg, log: cfg.Logger}
+	return &Client{cfg: cfg, log: cfg.Logger, express: make(chan wire.Record, expressQueue)}
+}
+
+// Express sends an already spooled record (with its seq) at once when
+// connected, ahead of the bulk lane. It never blocks: when the lane is full
+// or the agent is offline the record simply waits in the spool.
+func (c *Client) Express(r wire.Record) {
+	select {
+	case c.express <- r:
+	default:
+	}
+}
+
+// expressLoop sends express records on their own streams while the
+// connection lasts. Errors are only logged: the bulk lane delivers the same
+// records with the usual guarantees.
+func (c *Client) expressLoop(ctx context.Context, conn *quic.Conn) {
+	for {
+		var recs []wire.Record
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-c.express:
+			recs = append(recs, r)
+		}
+	more:
+		for len(recs) < 64 {
+			select {
+			case r := <-c.express:
+				recs = append(recs, r)
+			default:
+				break more
+			}
+		}
+		slices.SortFunc(recs, func(a, b wire.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+		recs = slices.CompactFunc(recs, func(a, b wire.Record) bool { return a.Seq == b.Seq })
+		if _, err := c.send(ctx, conn, recs); err != nil {
+			if ctx.Err() == nil {
+				c.log.Debug("express send failed; the bulk lane will carry the records", "first", recs[0].Seq, "err", err)
+			}
+			continue
+		}
+		c.expressed.Add(uint64(len(recs)))
+	}
 }
 
 // Stats returns counters.
 func (c *Client) Stats() Stats {
-	s := Stats{Connected: c.connected.Load(), Batches: c.batches.Load(), Acked: c.acked.Load(), Refused: c.refused.Load(), Reconnect: c.reconnect.Load()}
+	s := Stats{Connected: c.connected.Load(), Batches: c.batches.Load(), Acked: c.acked.Load(), Refused: c.refused.Load(), Reconnect: c.reconnect.Load(), Expressed: c.expressed.Load()}
 	if e, ok := c.lastErr.Load().(string); ok {
 		s.LastError = e
 	}
@@ -182,6 +242,7 @@ func (c *Client) session(ctx context.Context) error {
 		return fmt.Errorf("send hello: %w", describe(connErr(conn, err)))
 	}
 	go c.policyLoop(ctl, stop)
+	go c.expressLoop(cctx, conn)
 
 	renewAt := c.renewAt(cctx, conn)
 	c.connected.Store(true)

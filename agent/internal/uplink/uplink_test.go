@@ -26,7 +26,11 @@ type peer struct {
 	poison uint64
 	mu     sync.Mutex
 	stored map[uint64]bool
+	seen   map[uint64]int // times each seq arrived
 	acks   int
+	// hold, when set, blocks every batch holding an inventory record until
+	// it is closed (a slow bulk batch).
+	hold chan struct{}
 }
 
 func newPeer(t *testing.T, ca *pki.CA, poison uint64) *peer {
@@ -46,7 +50,7 @@ func newPeer(t *testing.T, ca *pki.CA, poison uint64) *peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{addr: ln.Addr().String(), poison: poison, stored: map[uint64]bool{}}
+	p := &peer{addr: ln.Addr().String(), poison: poison, stored: map[uint64]bool{}, seen: map[uint64]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); ln.Close() })
 	go func() {
@@ -89,9 +93,16 @@ func (p *peer) serve(ctx context.Context, c *quic.Conn) {
 						return
 					}
 				}
+				for _, r := range b.Records {
+					if r.Kind == wire.KindInventory && p.hold != nil {
+						<-p.hold
+						break
+					}
+				}
 				p.mu.Lock()
 				for _, r := range b.Records {
 					p.stored[r.Seq] = true
+					p.seen[r.Seq]++
 				}
 				p.acks++
 				p.mu.Unlock()
@@ -182,5 +193,62 @@ func TestDiscoverCAWrongPin(t *testing.T) {
 	got, err := discoverCA(context.Background(), p.addr, pki.Pin(ca.Cert))
 	if err != nil || !got.Equal(ca.Cert) {
 		t.Errorf("discoverCA with the right pin = %v, %v", got, err)
+	}
+}
+
+// TestExpressOvertakesBulk: a media record goes out at once on its own stream
+// while a bulk batch is still waiting for its ack; the spool commits it only
+// with the bulk lane, in order, so the collector sees it twice and loses
+// nothing.
+func TestExpressOvertakesBulk(t *testing.T) {
+	ca, _ := pki.NewCA("test", time.Now())
+	p := newPeer(t, ca, 0)
+	p.hold = make(chan struct{})
+	sp, err := spool.Open(t.TempDir(), spool.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	inv, _ := wire.NewRecord(wire.KindInventory, time.Now(), wire.Inventory{Hash: "h"})
+	if _, err := sp.Append(inv); err != nil {
+		t.Fatal(err)
+	}
+	c := New(Config{Identity: enrolled(t, ca, p.addr), Spool: sp, MinBackoff: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the bulk batch to be leased", func() bool { return c.Stats().Connected && sp.Stats().Leased > 0 })
+	media, _ := wire.NewRecord(wire.KindMedia, time.Now(), wire.MediaEvent{Action: wire.MediaAdd})
+	seq, err := sp.Append(media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	media.Seq = seq
+	c.Express(media)
+	waitFor("the express record to arrive", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.stored[seq] })
+	if st := sp.Stats(); st.Committed != 0 {
+		t.Fatalf("spool committed %d while the bulk batch is unacked; express must commit nothing", st.Committed)
+	}
+	close(p.hold)
+	waitFor("the spool to drain", func() bool { return sp.Stats().Committed == seq })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen[seq] != 2 || p.seen[1] != 1 {
+		t.Errorf("arrivals: seq 1 %d times, media seq %d %d times; want 1 and 2", p.seen[1], seq, p.seen[seq])
+	}
+	if c.Stats().Expressed != 1 {
+		t.Errorf("Expressed = %d, want 1", c.Stats().Expressed)
 	}
 }
