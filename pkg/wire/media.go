@@ -91,6 +91,12 @@ type MediaVolume struct {
 	Marking    *MediaMarking `cbor:"8,keyasint,omitempty" json:"marking,omitempty"` // nil: no marking found
 	Problems   []string      `cbor:"9,keyasint,omitempty" json:"problems,omitempty"`
 	MountPoint string        `cbor:"10,keyasint,omitempty" json:"mount_point,omitempty"`
+	// MarkingChecked says the agent looked for every marking the policy
+	// names (the label pattern, and the marker file when one is set): a nil
+	// Marking then means "unmarked", not "not yet known". The marker file is
+	// read from the raw volume (FAT, exFAT) or, for other filesystems, from
+	// the mount point once the volume is mounted.
+	MarkingChecked bool `cbor:"11,keyasint,omitempty" json:"marking_checked,omitempty"`
 }
 
 // Where a marking was found.
