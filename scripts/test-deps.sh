@@ -12,6 +12,8 @@ needs=(
   # real file systems for the removable-media probe tests
   "/usr/sbin/mkfs.vfat dosfstools"
   "/usr/sbin/mkfs.exfat exfatprogs"
+  "/usr/bin/mcopy mtools"                     # puts files on FAT images for the marker file tests
+  "/usr/sbin/mount.exfat-fuse exfat-fuse"     # puts files on exFAT images (through a loop device, as root)
   "/usr/sbin/mkfs.ntfs ntfs-3g"
   "/usr/sbin/mkfs.ext4 e2fsprogs"
   "/usr/bin/genisoimage genisoimage"
