@@ -3,4 +3,5 @@ package all
 
 import (
 	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/inventory"
+	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/media"
 )
