@@ -36,6 +36,8 @@ Usage:
   sonevakt-agent enroll --collector HOST:PORT --token TOKEN --data DIR
   sonevakt-agent run --data DIR [--config FILE]
   sonevakt-agent inventory --json
+  sonevakt-agent media scan [--sysfs DIR] [--include-loop] [--json]
+  sonevakt-agent media probe FILE [--label-pattern P] [--marker-file NAME] [--json]
   sonevakt-agent status --data DIR [--json]
   sonevakt-agent version
 
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return printInventory(ctx, rest, stdout, stderr)
 	case "status":
 		return status(rest, stdout, stderr)
+	case "media":
+		return mediaCmd(rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q: %w", cmd, errUsage)
