@@ -102,6 +102,17 @@ type IngestBatch struct {
 	// The store applies those it newly stores to the agent's current
 	// inventory, in the same transaction; resent ones change nothing.
 	Inventories []InventoryRecord
+	// Media are the batch's decodable media records, in seq order. The store
+	// adds those it newly stores to the media log, unjudged, in the same
+	// transaction; resent ones change nothing.
+	Media []MediaRecord
+}
+
+// MediaRecord is one decoded media record of a batch.
+type MediaRecord struct {
+	Seq   uint64
+	At    time.Time // the record's ObservedAt
+	Event wire.MediaEvent
 }
 
 // InventoryRecord is one decoded inventory record of a batch: a full snapshot
@@ -120,6 +131,9 @@ type IngestResult struct {
 	// agent after this batch; InventoryFull asks the agent for a full one.
 	InventoryHash string
 	InventoryFull bool
+	// Media is how many media events the batch added to the media log (for
+	// waking the rules).
+	Media int
 }
 
 // Inventory change operations.
@@ -312,5 +326,7 @@ type Store interface {
 	AuthStore
 	AuditStore
 	PolicyStore
+	MediaStore
+	DeviationStore
 	Close() error
 }
