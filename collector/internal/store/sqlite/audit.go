@@ -11,14 +11,24 @@ import (
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
+const insertAudit = `INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)`
+
+// appendAudit appends e to the audit log inside tx, so that a change and its
+// audit entry commit together.
+func appendAudit(ctx context.Context, tx *sql.Tx, e model.AuditEvent) error {
+	if _, err := tx.ExecContext(ctx, insertAudit, nanos(e.At), e.Actor, e.Action, e.Subject, e.Detail); err != nil {
+		return fmt.Errorf("append audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
 // AppendAudit appends e to the audit log and returns the seq it got. Seqs only
 // grow and are never reused; the log refuses updates and deletes.
 func (db *DB) AppendAudit(ctx context.Context, e model.AuditEvent) (int64, error) {
 	if e.Action == "" {
 		return 0, fmt.Errorf("append audit: empty action: %w", model.ErrInvalid)
 	}
-	res, err := db.w.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)`,
-		nanos(e.At), e.Actor, e.Action, e.Subject, e.Detail)
+	res, err := db.w.ExecContext(ctx, insertAudit, nanos(e.At), e.Actor, e.Action, e.Subject, e.Detail)
 	if err != nil {
 		return 0, fmt.Errorf("append audit %s: %w", e.Action, err)
 	}

@@ -17,8 +17,9 @@ const insertRecord = `INSERT INTO records (agent_id, seq, kind, observed_at, rec
 
 // Ingest stores the batch in one transaction: the records new to the store,
 // the agent's record stats, its last contact (and hostname and version from a
-// hello), its host facts when they are newer than those stored, and its
-// inventory as the batch's new inventory records change it (inventory.go). Records
+// hello), its host facts when they are newer than those stored, its
+// inventory as the batch's new inventory records change it (inventory.go),
+// and the media log's rows for its new media records (media.go). Records
 // already stored are skipped, so a resent or overlapping batch is harmless.
 // An unknown agent is ErrNotFound and stores nothing. Revoked agents are
 // refused at the handshake, not here: a batch already in flight is kept.
@@ -57,19 +58,27 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 			return err
 		}
 
-		// fresh marks the inventory records new to the store: only those
-		// change the agent's inventory.
-		var fresh []bool
+		// fresh and freshMedia mark the inventory and media records new to
+		// the store: only those change the agent's inventory or reach the
+		// media log.
+		var fresh, freshMedia []bool
 		var inserted func(seq uint64)
-		if len(b.Inventories) > 0 {
-			fresh = make([]bool, len(b.Inventories))
-			bySeq := make(map[uint64]int, len(b.Inventories))
+		if len(b.Inventories) > 0 || len(b.Media) > 0 {
+			fresh, freshMedia = make([]bool, len(b.Inventories)), make([]bool, len(b.Media))
+			invBySeq := make(map[uint64]int, len(b.Inventories))
 			for i, inv := range b.Inventories {
-				bySeq[inv.Seq] = i
+				invBySeq[inv.Seq] = i
+			}
+			mediaBySeq := make(map[uint64]int, len(b.Media))
+			for i, m := range b.Media {
+				mediaBySeq[m.Seq] = i
 			}
 			inserted = func(seq uint64) {
-				if i, ok := bySeq[seq]; ok {
+				if i, ok := invBySeq[seq]; ok {
 					fresh[i] = true
+				}
+				if i, ok := mediaBySeq[seq]; ok {
+					freshMedia[i] = true
 				}
 			}
 		}
@@ -107,6 +116,10 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 			return fmt.Errorf("store inventory: %w", err)
 		}
 		res.InventoryHash, res.InventoryFull = inv.hash, inv.wantFull
+
+		if res.Media, err = ingestMedia(ctx, tx, b.AgentID, received, b.Media, freshMedia); err != nil {
+			return fmt.Errorf("store media log: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -46,6 +46,19 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceHandles(t *testing.T) {
+	storetest.RunHandles(t, func(t *testing.T) func() model.Store {
+		path := filepath.Join(t.TempDir(), "sonevakt.db")
+		return func() model.Store {
+			db, err := Open(t.Context(), path, testLogger(t))
+			if err != nil {
+				t.Fatalf("Open = %v", err)
+			}
+			return db
+		}
+	})
+}
+
 func TestMigrationsNumbered(t *testing.T) {
 	ms, err := migrations()
 	if err != nil {

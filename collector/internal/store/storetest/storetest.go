@@ -66,6 +66,17 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"AuditConcurrent", testAuditConcurrent},
 		{"PolicyDefault", testPolicyDefault},
 		{"PolicyVersioning", testPolicyVersioning},
+		{"MediaIngest", testMediaIngest},
+		{"MediaLogPaging", testMediaLogPaging},
+		{"MediaRegisterImport", testMediaRegisterImport},
+		{"MediaRegisterConflict", testMediaRegisterConflict},
+		{"DeviationCreateGet", testDeviationCreateGet},
+		{"DeviationDedupe", testDeviationDedupe},
+		{"DeviationNumbering", testDeviationNumbering},
+		{"DeviationStatus", testDeviationStatus},
+		{"DeviationComment", testDeviationComment},
+		{"DeviationList", testDeviationList},
+		{"DeviationEvaluated", testDeviationEvaluated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +88,24 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 			})
 			tc.fn(t, st)
 		})
+	}
+}
+
+// RunHandles runs the checks that need more than one handle on one store's
+// data: a restart (close, then open again) and replicas (two handles at
+// once). For each (sub)test, open must set up fresh, empty data and return a
+// function that opens a new handle on it at every call; the suite closes
+// every handle it opens.
+func RunHandles(t *testing.T, open func(t *testing.T) func() model.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open func() model.Store)
+	}{
+		{"DeviationReopen", testDeviationReopen},
+		{"DeviationReplicas", testDeviationReplicas},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 }
 
