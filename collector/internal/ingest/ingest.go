@@ -65,6 +65,23 @@ type Server struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	conn map[*quic.Conn]struct{}
+	// policyCh is closed (and replaced) when the policy changes, waking every
+	// control stream to push it at once instead of at its next poll.
+	policyCh chan struct{}
+}
+
+// PolicyChanged pushes the current policy to every connected agent now.
+func (s *Server) PolicyChanged() {
+	s.mu.Lock()
+	close(s.policyCh)
+	s.policyCh = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Server) policyChanged() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policyCh
 }
 
 // New returns a server; call Serve to start it.
@@ -78,7 +95,7 @@ func New(cfg Config) *Server {
 	if cfg.PolicyPoll == 0 {
 		cfg.PolicyPoll = 10 * time.Second
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, conn: map[*quic.Conn]struct{}{}}
+	return &Server{cfg: cfg, log: cfg.Logger, conn: map[*quic.Conn]struct{}{}, policyCh: make(chan struct{})}
 }
 
 // QUICConfig is the transport configuration both sides use.
@@ -310,6 +327,13 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 			}
 			// In seq order: the batch's records are checked to increase.
 			ib.Inventories = append(ib.Inventories, model.InventoryRecord{Seq: r.Seq, At: r.Time(), Inv: inv})
+		case wire.KindMedia:
+			var ev wire.MediaEvent
+			if err := r.DecodeBody(&ev); err != nil {
+				log.Warn("media body not decodable; stored raw", "seq", r.Seq, "err", err)
+				continue
+			}
+			ib.Media = append(ib.Media, model.MediaRecord{Seq: r.Seq, At: r.Time(), Event: ev})
 		case wire.KindHello:
 			var h wire.Hello
 			if err := r.DecodeBody(&h); err != nil {
@@ -367,6 +391,7 @@ func (s *Server) control(ctx context.Context, st *quic.Stream, agentID string, h
 	tick := time.NewTicker(s.cfg.PolicyPoll)
 	defer tick.Stop()
 	for {
+		changed := s.policyChanged()
 		p, err := s.cfg.Store.CurrentPolicy(ctx)
 		if err != nil {
 			log.Error("read policy", "err", err)
@@ -384,6 +409,7 @@ func (s *Server) control(ctx context.Context, st *quic.Stream, agentID string, h
 				return
 			}
 			log.Debug("agent holds policy", "version", v)
+		case <-changed:
 		case <-tick.C:
 		}
 	}
