@@ -1,9 +1,14 @@
 package web
 
 import (
+	"cmp"
 	"context"
+	"encoding/csv"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +30,18 @@ type fakeStore struct {
 	audit    []model.AuditEvent
 	invs     map[string]fakeInventory           // by agent id
 	history  map[string][]model.InventoryChange // by agent id, oldest first
+	media    []model.MediaEvent                 // by id, oldest first
+	register map[string]model.MediaEntry        // by key
+	devs     map[string]*fakeDeviation          // by id
+	tlSeq    int64
 
-	failAudit error // when set, AppendAudit returns it
+	failAudit  error // when set, AppendAudit returns it
+	failStatus error // when set, SetDeviationStatus returns it
+}
+
+type fakeDeviation struct {
+	d        model.Deviation
+	timeline []model.TimelineEvent
 }
 
 var _ WebStore = (*fakeStore)(nil)
@@ -40,6 +55,8 @@ func newFakeStore() *fakeStore {
 		hosts:    make(map[string]model.HostSummary),
 		invs:     make(map[string]fakeInventory),
 		history:  make(map[string][]model.InventoryChange),
+		register: make(map[string]model.MediaEntry),
+		devs:     make(map[string]*fakeDeviation),
 	}
 }
 
@@ -343,4 +360,351 @@ func (f *fakeStore) setInventory(id string, inv wire.Inventory, at time.Time, ch
 		c.AgentID = id
 		f.history[id] = append(f.history[id], c)
 	}
+}
+
+// addMedia appends events to the media log, assigning ids in order.
+func (f *fakeStore) addMedia(evs ...model.MediaEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range evs {
+		e.ID = int64(len(f.media) + 1)
+		f.media = append(f.media, e)
+	}
+}
+
+func (f *fakeStore) MediaLog(_ context.Context, q model.MediaLogQuery) ([]model.MediaEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("media log limit %d: %w", q.Limit, model.ErrInvalid)
+	}
+	var out []model.MediaEvent
+	for i := len(f.media) - 1; i >= 0 && len(out) < q.Limit; i-- {
+		e := f.media[i]
+		if (q.AgentID != "" && e.AgentID != q.AgentID) || (q.Key != "" && e.Event.Device.Key() != q.Key) ||
+			(q.BeforeID != 0 && e.ID >= q.BeforeID) {
+			continue
+		}
+		if a, ok := f.agents[e.AgentID]; ok {
+			e.Hostname = a.Hostname
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (f *fakeStore) PendingMedia(_ context.Context, limit int) ([]model.MediaEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []model.MediaEvent
+	for _, e := range f.media {
+		if !e.Evaluated && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) MediaRegister(context.Context) ([]model.MediaEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]model.MediaEntry, 0, len(f.register))
+	for _, e := range f.register {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b model.MediaEntry) int { return strings.Compare(a.Key(), b.Key()) })
+	return out, nil
+}
+
+func (f *fakeStore) ImportMediaRegister(_ context.Context, entries []model.MediaEntry, replace bool, actor string, at time.Time) (model.RegisterChange, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ch model.RegisterChange
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if seen[e.Key()] {
+			return ch, fmt.Errorf("media entry %q twice: %w", e.Key(), model.ErrConflict)
+		}
+		seen[e.Key()] = true
+	}
+	for _, e := range entries {
+		old, ok := f.register[e.Key()]
+		e.UpdatedAt, e.UpdatedBy = at, actor
+		switch {
+		case !ok:
+			ch.Added++
+		case sameEntry(old, e):
+			ch.Unchanged++
+			continue
+		default:
+			ch.Updated++
+		}
+		f.register[e.Key()] = e
+		f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: at, Actor: actor, Action: "media.register.put", Subject: e.Key()})
+	}
+	if replace {
+		for k := range f.register {
+			if !seen[k] {
+				delete(f.register, k)
+				ch.Removed++
+				f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: at, Actor: actor, Action: "media.register.delete", Subject: k})
+			}
+		}
+	}
+	return ch, nil
+}
+
+func sameEntry(a, b model.MediaEntry) bool {
+	a.UpdatedAt, a.UpdatedBy, b.UpdatedAt, b.UpdatedBy = time.Time{}, "", time.Time{}, ""
+	return a == b
+}
+
+func (f *fakeStore) DeleteMediaEntry(_ context.Context, key, actor string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.register[key]; !ok {
+		return notFound("media entry", key)
+	}
+	delete(f.register, key)
+	f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: at, Actor: actor, Action: "media.register.delete", Subject: key})
+	return nil
+}
+
+func (f *fakeStore) registerEntries() map[string]model.MediaEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]model.MediaEntry, len(f.register))
+	for k, v := range f.register {
+		out[k] = v
+	}
+	return out
+}
+
+// addTimeline appends an entry to deviation id's timeline.
+func (f *fakeStore) addTimeline(id string, e model.TimelineEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tlSeq++
+	e.Seq = f.tlSeq
+	f.devs[id].timeline = append(f.devs[id].timeline, e)
+}
+
+// addDeviation stores d with a "created" timeline entry.
+func (f *fakeStore) addDeviation(d model.Deviation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tlSeq++
+	f.devs[d.ID] = &fakeDeviation{d: d, timeline: []model.TimelineEvent{
+		{Seq: f.tlSeq, At: d.CreatedAt, Actor: "system", Type: model.TimelineCreated, Text: d.Title},
+	}}
+}
+
+func (f *fakeStore) RecordFindings(_ context.Context, fs []model.NewDeviation, evaluated []int64, now time.Time) ([]model.RecordResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []model.RecordResult
+	for _, nd := range fs {
+		var open *fakeDeviation
+		for _, x := range f.devs {
+			if x.d.Rule == nd.Rule && x.d.Subject == nd.Subject && model.StatusOpen(x.d.Status) {
+				open = x
+			}
+		}
+		if open != nil {
+			open.d.Count++
+			open.d.LastSeen = nd.At
+			out = append(out, model.RecordResult{ID: open.d.ID})
+			continue
+		}
+		id := fmt.Sprintf("AVVIK-%d-%d", now.Year(), len(f.devs)+1)
+		f.tlSeq++
+		f.devs[id] = &fakeDeviation{d: model.Deviation{
+			ID: id, Rule: nd.Rule, Subject: nd.Subject, AgentID: nd.AgentID, Title: nd.Title, Severity: nd.Severity,
+			Refs: nd.Refs, Status: model.StatusNew, Assignees: nd.Assignees, CreatedAt: now, UpdatedAt: now,
+			DueAt: nd.DueAt, FirstSeen: nd.At, LastSeen: nd.At, Count: 1, PersonalData: nd.PersonalData,
+			BreachDue: nd.BreachDue, Facts: nd.Facts, Evidence: nd.Evidence,
+		}, timeline: []model.TimelineEvent{{Seq: f.tlSeq, At: now, Actor: "system", Type: model.TimelineCreated}}}
+		out = append(out, model.RecordResult{ID: id, Created: true})
+	}
+	for i := range f.media {
+		if slices.Contains(evaluated, f.media[i].ID) {
+			f.media[i].Evaluated = true
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) GetDeviation(_ context.Context, id string) (model.Deviation, []model.TimelineEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	x, ok := f.devs[id]
+	if !ok {
+		return model.Deviation{}, nil, notFound("deviation", id)
+	}
+	return x.d, slices.Clone(x.timeline), nil
+}
+
+func (f *fakeStore) ListDeviations(_ context.Context, q model.DeviationQuery) ([]model.Deviation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("deviation limit %d: %w", q.Limit, model.ErrInvalid)
+	}
+	var out []model.Deviation
+	for _, x := range f.devs {
+		d := x.d
+		switch {
+		case q.Status == "open" && !model.StatusOpen(d.Status),
+			q.Status != "" && q.Status != "open" && d.Status != q.Status,
+			q.Rule != "" && d.Rule != q.Rule,
+			q.AgentID != "" && d.AgentID != q.AgentID,
+			q.Subject != "" && d.Subject != q.Subject:
+			continue
+		}
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b model.Deviation) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(devNumber(b.ID), devNumber(a.ID))
+	})
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+func devNumber(id string) int {
+	n, _ := strconv.Atoi(id[strings.LastIndexByte(id, '-')+1:])
+	return n
+}
+
+func (f *fakeStore) SetDeviationStatus(_ context.Context, id, status, actor, reason string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failStatus != nil {
+		return f.failStatus
+	}
+	x, ok := f.devs[id]
+	if !ok {
+		return notFound("deviation", id)
+	}
+	from := x.d.Status
+	okStep := (from == model.StatusNew && (status == model.StatusHandling || status == model.StatusRejected)) ||
+		(from == model.StatusHandling && (status == model.StatusClosed || status == model.StatusRejected))
+	if !okStep || ((status == model.StatusClosed || status == model.StatusRejected) && strings.TrimSpace(reason) == "") {
+		return fmt.Errorf("status %s -> %s: %w", from, status, model.ErrInvalid)
+	}
+	x.d.Status, x.d.UpdatedAt = status, now
+	f.tlSeq++
+	x.timeline = append(x.timeline, model.TimelineEvent{Seq: f.tlSeq, At: now, Actor: actor, Type: model.TimelineStatus,
+		Text: reason, Detail: fmt.Sprintf(`{"from":%q,"to":%q}`, from, status)})
+	f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: now, Actor: actor, Action: "deviation.status", Subject: id})
+	return nil
+}
+
+func (f *fakeStore) CommentDeviation(_ context.Context, id, actor, text string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	x, ok := f.devs[id]
+	if !ok {
+		return notFound("deviation", id)
+	}
+	f.tlSeq++
+	x.timeline = append(x.timeline, model.TimelineEvent{Seq: f.tlSeq, At: now, Actor: actor, Type: model.TimelineComment, Text: text})
+	f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: now, Actor: actor, Action: "deviation.comment", Subject: id})
+	return nil
+}
+
+// fakeCSVHeader is the header of the media register's CSV form.
+const fakeCSVHeader = "serial,vid,pid,marking_id,owner_unit,classification,encryption_required,note"
+
+// fakeParseCSV stands in for the register package's parser: the header, then
+// one entry a line. It reports a wrong column count, a VID or PID that is not
+// four hex digits, a bad encryption_required and a repeated key.
+func fakeParseCSV(r io.Reader, validOnly bool) ([]model.MediaEntry, []CSVProblem, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	var out []model.MediaEntry
+	var problems []CSVProblem
+	seen := map[string]int{}
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if line == 1 {
+			if strings.Join(rec, ",") != fakeCSVHeader {
+				problems = append(problems, CSVProblem{Line: 1, Message: "header must be " + fakeCSVHeader})
+				return nil, problems, nil
+			}
+			continue
+		}
+		if len(rec) != 8 {
+			problems = append(problems, CSVProblem{Line: line, Message: fmt.Sprintf("%d fields, want 8", len(rec))})
+			continue
+		}
+		e := model.MediaEntry{Serial: rec[0], VID: strings.ToLower(rec[1]), PID: strings.ToLower(rec[2]), MarkingID: rec[3],
+			OwnerUnit: rec[4], Classification: rec[5], Note: rec[7]}
+		bad := ""
+		for _, id := range []string{e.VID, e.PID} {
+			if _, err := strconv.ParseUint(id, 16, 16); id != "" && (len(id) != 4 || err != nil) {
+				bad = fmt.Sprintf("vid/pid %q: want 4 hex digits", id)
+			}
+		}
+		switch rec[6] {
+		case "yes":
+			e.EncryptionRequired = true
+		case "no", "":
+		default:
+			bad = fmt.Sprintf("encryption_required %q: want yes or no", rec[6])
+		}
+		if first, ok := seen[e.Key()]; ok && bad == "" {
+			bad = fmt.Sprintf("medium %s repeats line %d", e.Key(), first)
+		}
+		if bad != "" {
+			problems = append(problems, CSVProblem{Line: line, Message: bad})
+			continue
+		}
+		seen[e.Key()] = line
+		out = append(out, e)
+	}
+	if len(problems) > 0 && !validOnly {
+		return nil, problems, nil
+	}
+	return out, problems, nil
+}
+
+// fakeWriteCSV stands in for the register package's writer, neutralising
+// cells a spreadsheet would run as formulas with a leading apostrophe.
+func fakeWriteCSV(w io.Writer, entries []model.MediaEntry) error {
+	cw := csv.NewWriter(w)
+	safe := func(s string) string {
+		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+			return "'" + s
+		}
+		return s
+	}
+	if err := cw.Write(strings.Split(fakeCSVHeader, ",")); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		enc := "no"
+		if e.EncryptionRequired {
+			enc = "yes"
+		}
+		rec := []string{e.Serial, e.VID, e.PID, e.MarkingID, e.OwnerUnit, e.Classification, enc, e.Note}
+		for i := range rec {
+			rec[i] = safe(rec[i])
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -3,6 +3,8 @@ package web
 import (
 	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
 func TestCatalogueParity(t *testing.T) {
@@ -66,7 +69,7 @@ func TestCatalogueCoversUsedKeys(t *testing.T) {
 	}
 	// Keys the Go code picks at run time.
 	for _, err := range []error{errUnauthorized, errCSRF, model.ErrNotFound, model.ErrInvalid, model.ErrForbidden,
-		model.ErrConflict, model.ErrRateLimited, errDisk} {
+		model.ErrConflict, model.ErrRateLimited, errTooLarge, errMediaType, errDisk} {
 		_, key := errorStatus(err)
 		used = append(used, key, key+".title")
 	}
@@ -191,6 +194,90 @@ func TestFormatter(t *testing.T) {
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+// TestCatalogueCoversRuntimeKeys checks the keys the Go code builds at run
+// time (statuses, rules, media words) and every key it names literally in
+// refuse, translate and translatef.
+func TestCatalogueCoversRuntimeKeys(t *testing.T) {
+	var keys []string
+	for _, st := range statuses {
+		keys = append(keys, statusKey(st))
+	}
+	for _, r := range knownRules {
+		keys = append(keys, "rule."+r)
+	}
+	for _, sev := range []string{model.SeverityLow, model.SeverityMedium, model.SeverityHigh, model.SeverityCritical} {
+		keys = append(keys, "severity."+sev)
+	}
+	for _, tl := range []string{model.TimelineCreated, model.TimelineOccurrence, model.TimelineComment, model.TimelineAssignment,
+		model.TimelineStatus, model.TimelineNotification} {
+		keys = append(keys, "timeline."+tl)
+	}
+	for _, k := range []wire.Kind{wire.KindHello, wire.KindInventory, wire.KindMedia, wire.KindFlows, wire.KindNeighbours, wire.KindSockets, wire.KindHealth} {
+		keys = append(keys, "evidence.kind."+string(k))
+	}
+	for _, a := range []string{wire.MediaPresent, wire.MediaAdd, wire.MediaRemove, wire.MediaMount, wire.MediaUnmount} {
+		keys = append(keys, "media.action."+a)
+	}
+	for _, c := range []string{wire.MediaUSBStorage, wire.MediaMemoryCard, wire.MediaOptical, wire.MediaLoop} {
+		keys = append(keys, "media.class."+c)
+	}
+	for _, r := range []string{wire.MediaRuleRegister, wire.MediaRuleAuditDefault, wire.MediaRuleBlockDefault, wire.MediaRuleClassExempt} {
+		keys = append(keys, "media.rule."+r)
+	}
+	for _, v := range []string{wire.VerdictAllow, wire.VerdictBlock} {
+		keys = append(keys, "media.verdict."+v)
+	}
+	for _, m := range []string{wire.MediaModeAudit, wire.MediaModeBlock} {
+		keys = append(keys, "media.mode."+m)
+	}
+	for _, m := range []string{wire.MarkingLabel, wire.MarkingFile} {
+		keys = append(keys, "media.marking."+m)
+	}
+	for _, enc := range []string{"yes", "no", "unknown"} {
+		keys = append(keys, "media.encrypted."+enc)
+	}
+	for _, m := range []string{"merge", "replace"} {
+		keys = append(keys, "register.mode."+m, "register.mode."+m+".hint")
+	}
+	for _, o := range []string{sortNewest, sortLastSeen, sortDue} {
+		keys = append(keys, "dev.sort."+o)
+	}
+	keys = append(keys, "dev.saved.status", "dev.saved.comment", "dev.filter.open", "dev.filter.all", "dev.filter.all_rules")
+
+	// Keys named literally in the Go code.
+	literal := regexp.MustCompile(`(?:refuse\([^,]+,|translatef?\([^,]+,|translateOr\([^,]+,)\s*"([a-z_.]+)"`)
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range literal.FindAllStringSubmatch(string(b), -1) {
+			if !strings.HasSuffix(m[1], ".") { // a prefix, completed at run time
+				keys = append(keys, m[1])
+				found++
+			}
+		}
+	}
+	if found < 20 {
+		t.Fatalf("found %d literal keys in the Go code; the scan is broken", found)
+	}
+	for _, lang := range languages {
+		for _, k := range keys {
+			if _, ok := catalogs[lang][k]; !ok {
+				t.Errorf("catalogue %s lacks key %q", lang, k)
+			}
 		}
 	}
 }

@@ -36,6 +36,10 @@ type hostView struct {
 	// HistoryLimited reports whether older changes were left out.
 	HistoryLimited bool
 	HistoryLimit   int
+	// Media are the host's newest media events; MediaMore reports whether
+	// there are older ones.
+	Media     []mediaRow
+	MediaMore bool
 }
 
 // changeView is one history row as the page shows it, its labels already in
@@ -94,6 +98,10 @@ func (s *Server) handleHost(w http.ResponseWriter, r *http.Request) {
 	lang := langFrom(ctx)
 	for _, c := range hist {
 		v.History = append(v.History, newChangeView(lang, c))
+	}
+	if v.Media, v.MediaMore, err = s.hostMedia(r, id); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "host", pageData{TitleText: hostname(h), Nav: "hosts", Data: v})
 }

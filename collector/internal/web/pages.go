@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates/<name>.html files that are whole pages; each is
 // parsed together with layout.html and parts.html.
-var pageNames = []string{"login", "error", "hosts", "host", "software"}
+var pageNames = []string{"login", "error", "hosts", "host", "software", "media", "register", "deviations", "deviation"}
 
 // pageData is what every page template gets.
 type pageData struct {
@@ -28,6 +28,8 @@ type pageData struct {
 	Title     string // catalogue key of the page title
 	TitleText string // a title that is data, not a message (a host name)
 	Error     string // catalogue key of an error message
+	Detail    string // the error's own message, already in the page's language
+	Can       perms  // what the user's role may do, for links and forms
 	Data      any
 }
 
@@ -88,6 +90,16 @@ func (s *Server) funcs(lang string) template.FuncMap {
 		"source":     func(src string) string { return sourceName(lang, src) },
 		"hithost":    hitHostname,
 		"short":      shortHash,
+		"mediatable": func(rows []mediaRow, showHost bool, labelledBy string) mediaTable {
+			return mediaTable{Rows: rows, ShowHost: showHost, LabelledBy: labelledBy}
+		},
+		"modes": func(selected string) []option {
+			out := make([]option, 0, 2)
+			for _, m := range []string{"merge", "replace"} {
+				out = append(out, option{m, translate(lang, "register.mode."+m), m == selected})
+			}
+			return out
+		},
 	}
 }
 
@@ -133,6 +145,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	d.Langs = langLinks(r, lang)
 	if p := principalFrom(r.Context()); p != nil && p.Session != nil {
 		d.User, d.Role, d.CSRF = p.Name, p.Role, p.Session.CSRF
+		d.Can = s.permsOf(p.Role)
 	}
 	t := s.pages[lang][page]
 	var buf bytes.Buffer

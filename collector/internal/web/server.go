@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -23,6 +25,14 @@ type WebStore interface {
 	model.InventoryStore
 	model.AuditStore
 	model.AgentStore
+	model.MediaStore
+	model.DeviationStore
+}
+
+// CSVProblem is what is wrong with one line of an uploaded register.
+type CSVProblem struct {
+	Line    int    `json:"line"`    // 1 is the header
+	Message string `json:"message"` // English, from the parser
 }
 
 // Config configures a Server.
@@ -33,6 +43,20 @@ type Config struct {
 	// Secure reports whether the UI is served over HTTPS: cookies get the
 	// Secure flag and responses carry HSTS. True in production.
 	Secure bool
+
+	// ParseMediaCSV reads a media register in CSV form. It reports what is
+	// wrong line by line; with validOnly the entries of the good lines come
+	// back beside the problems of the bad ones, without it entries matter
+	// only when there are no problems. An error means the input could not
+	// be read at all. Nil leaves the register import unavailable.
+	ParseMediaCSV func(r io.Reader, validOnly bool) ([]model.MediaEntry, []CSVProblem, error)
+	// WriteMediaCSV writes the register in the form ParseMediaCSV reads,
+	// with cells a spreadsheet would run as formulas neutralised. Nil leaves
+	// the CSV export unavailable.
+	WriteMediaCSV func(w io.Writer, entries []model.MediaEntry) error
+	// SyncPolicy is called after the media register changed, so that agents
+	// get the new allow-list. Nil when there is nothing to push.
+	SyncPolicy func(ctx context.Context) error
 }
 
 // Limits of the login guard.
@@ -55,7 +79,12 @@ type Server struct {
 	secure  bool
 	pages   map[string]map[string]*template.Template // lang -> page -> template
 	limiter *rateLimiter
-	hashSem chan struct{} // bounds concurrent argon2 runs (64 MiB each)
+	hashSem chan struct{}           // bounds concurrent argon2 runs (64 MiB each)
+	access  map[string][]model.Role // route pattern -> roles, from routeTable
+
+	parseCSV   func(io.Reader, bool) ([]model.MediaEntry, []CSVProblem, error)
+	writeCSV   func(io.Writer, []model.MediaEntry) error
+	syncPolicy func(context.Context) error
 
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
@@ -75,6 +104,10 @@ func New(cfg Config) (*Server, error) {
 		secure:  cfg.Secure,
 		limiter: newRateLimiter(loginRateLimit, loginRateWindow),
 		hashSem: make(chan struct{}, max(1, min(runtime.NumCPU(), 4))),
+
+		parseCSV:   cfg.ParseMediaCSV,
+		writeCSV:   cfg.WriteMediaCSV,
+		syncPolicy: cfg.SyncPolicy,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -94,40 +127,6 @@ func New(cfg Config) (*Server, error) {
 
 // Handler returns the HTTP handler for the UI and the API.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	readHosts := s.requireRole(model.Roles...) // every role may read hosts, inventories and software
-
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /static/style.css", s.handleCSS)
-
-	mux.HandleFunc("GET /login", s.handleLoginForm)
-	mux.HandleFunc("POST /login", s.handleLogin)
-	mux.HandleFunc("POST /logout", s.handleLogout)
-	mux.Handle("GET /{$}", s.page(http.RedirectHandler("/hosts", http.StatusSeeOther)))
-	mux.Handle("GET /hosts", s.page(readHosts(http.HandlerFunc(s.handleHosts))))
-	mux.Handle("GET /hosts/{id}", s.page(readHosts(http.HandlerFunc(s.handleHost))))
-	mux.Handle("GET /software", s.page(readHosts(http.HandlerFunc(s.handleSoftware))))
-
-	mux.Handle("GET /api/v1/hosts", s.api(readHosts(http.HandlerFunc(s.handleAPIHosts))))
-	mux.Handle("GET /api/v1/hosts/{id}", s.api(readHosts(http.HandlerFunc(s.handleAPIHost))))
-	mux.Handle("GET /api/v1/hosts/{id}/inventory", s.api(readHosts(http.HandlerFunc(s.handleAPIInventory))))
-	mux.Handle("GET /api/v1/hosts/{id}/inventory/history", s.api(readHosts(http.HandlerFunc(s.handleAPIInventoryHistory))))
-	mux.Handle("GET /api/v1/software", s.api(readHosts(http.HandlerFunc(s.handleAPISoftware))))
-
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, model.ErrNotFound)
-	})
-
-	// Browsers tell us where a request comes from; refuse unsafe cross-origin
-	// requests before any handler runs, in addition to the CSRF tokens.
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, errCSRF)
-	}))
-	return s.securityHeaders(s.language(cop.Handler(mux)))
-}
 
 // securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {

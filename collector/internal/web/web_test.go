@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -41,17 +42,46 @@ type testEnv struct {
 	h     http.Handler
 	store *fakeStore
 	clock *clock
+	sync  *syncRecorder
+}
+
+// syncRecorder counts SyncPolicy calls and fails them on request.
+type syncRecorder struct {
+	mu    sync.Mutex
+	calls int
+	err   error
+}
+
+func (s *syncRecorder) sync(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	return s.err
+}
+
+func (s *syncRecorder) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func (s *syncRecorder) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
 }
 
 func newEnv(t *testing.T, secure bool) *testEnv {
 	t.Helper()
 	st := newFakeStore()
 	c := &clock{t: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
-	srv, err := New(Config{Store: st, Now: c.now, Secure: secure})
+	sr := &syncRecorder{}
+	srv, err := New(Config{Store: st, Now: c.now, Secure: secure,
+		ParseMediaCSV: fakeParseCSV, WriteMediaCSV: fakeWriteCSV, SyncPolicy: sr.sync})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &testEnv{srv: srv, h: srv.Handler(), store: st, clock: c}
+	return &testEnv{srv: srv, h: srv.Handler(), store: st, clock: c, sync: sr}
 }
 
 func (e *testEnv) addUser(t *testing.T, name, pw string, role model.Role) {

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/sonevakt/sonevakt/collector/internal/model"
+)
+
+// Who may do what. Every route that needs a login names one of these in
+// routeTable, which is the only place role checks are decided.
+var (
+	// everyone may read hosts, inventories, software, the media log and the
+	// media register.
+	everyone = model.Roles
+	// registerEditors keep the registers.
+	registerEditors = []model.Role{model.RoleAdmin, model.RoleDrift}
+	// deviationReaders see deviations; the auditor reads without acting.
+	deviationReaders = []model.Role{model.RoleAdmin, model.RoleSikkerhet, model.RoleLeder, model.RoleRevisor}
+	// deviationHandlers move deviations along and comment on them. Which
+	// deviations a line manager may see and handle is narrowed in
+	// visibleDeviation.
+	deviationHandlers = []model.Role{model.RoleAdmin, model.RoleSikkerhet, model.RoleLeder}
+)
+
+// routeKind says how a route authenticates.
+type routeKind int
+
+const (
+	// pageRoute needs a browser session; unsafe methods must carry the
+	// session's CSRF token in the form (or the X-CSRF-Token header).
+	pageRoute routeKind = iota
+	// apiRoute takes a bearer token or a session; with a session, unsafe
+	// methods must carry the CSRF token in X-CSRF-Token.
+	apiRoute
+)
+
+// route is one authenticated route: its method and path pattern, how it
+// authenticates, which roles may use it, and the most body bytes an unsafe
+// method may send.
+type route struct {
+	pattern string
+	kind    routeKind
+	roles   []model.Role
+	maxBody int64 // 0: maxFormBytes
+	handler http.HandlerFunc
+}
+
+// routeTable lists every route that needs a login.
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET /{$}", pageRoute, everyone, 0, http.RedirectHandler("/hosts", http.StatusSeeOther).ServeHTTP},
+		{"GET /hosts", pageRoute, everyone, 0, s.handleHosts},
+		{"GET /hosts/{id}", pageRoute, everyone, 0, s.handleHost},
+		{"GET /software", pageRoute, everyone, 0, s.handleSoftware},
+		{"GET /media", pageRoute, everyone, 0, s.handleMediaPage},
+		{"GET /media/register", pageRoute, everyone, 0, s.handleRegisterPage},
+		{"POST /media/register", pageRoute, registerEditors, maxUploadBytes, s.handleRegisterUpload},
+		{"POST /media/register/delete", pageRoute, registerEditors, 0, s.handleRegisterDeleteForm},
+		{"GET /deviations", pageRoute, deviationReaders, 0, s.handleDeviationsPage},
+		{"GET /deviations/{id}", pageRoute, deviationReaders, 0, s.handleDeviationPage},
+		{"POST /deviations/{id}/status", pageRoute, deviationHandlers, 0, s.handleDeviationStatusForm},
+		{"POST /deviations/{id}/comments", pageRoute, deviationHandlers, 0, s.handleDeviationCommentForm},
+
+		{"GET /api/v1/hosts", apiRoute, everyone, 0, s.handleAPIHosts},
+		{"GET /api/v1/hosts/{id}", apiRoute, everyone, 0, s.handleAPIHost},
+		{"GET /api/v1/hosts/{id}/inventory", apiRoute, everyone, 0, s.handleAPIInventory},
+		{"GET /api/v1/hosts/{id}/inventory/history", apiRoute, everyone, 0, s.handleAPIInventoryHistory},
+		{"GET /api/v1/hosts/{id}/media", apiRoute, everyone, 0, s.handleAPIHostMedia},
+		{"GET /api/v1/software", apiRoute, everyone, 0, s.handleAPISoftware},
+		{"GET /api/v1/media", apiRoute, everyone, 0, s.handleAPIMedia},
+		{"GET /api/v1/media/register", apiRoute, everyone, 0, s.handleAPIRegister},
+		{"GET /api/v1/media/register.csv", apiRoute, everyone, 0, s.handleAPIRegisterCSV},
+		{"POST /api/v1/media/register", apiRoute, registerEditors, maxCSVBytes, s.handleAPIRegisterImport},
+		{"DELETE /api/v1/media/register/{key}", apiRoute, registerEditors, 0, s.handleAPIRegisterDelete},
+		{"GET /api/v1/deviations", apiRoute, deviationReaders, 0, s.handleAPIDeviations},
+		{"GET /api/v1/deviations/{id}", apiRoute, deviationReaders, 0, s.handleAPIDeviation},
+		{"POST /api/v1/deviations/{id}/status", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationStatus},
+		{"POST /api/v1/deviations/{id}/comments", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationComment},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /static/style.css", s.handleCSS)
+	mux.HandleFunc("GET /login", s.handleLoginForm)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.handleLogout)
+
+	s.access = make(map[string][]model.Role)
+	for _, rt := range s.routeTable() {
+		s.access[rt.pattern] = rt.roles
+		var h http.Handler = rt.handler
+		unsafe := !safeMethod(methodOf(rt.pattern))
+		if unsafe && rt.kind == pageRoute {
+			h = s.formCSRF(h)
+		}
+		h = s.requireRole(rt.roles...)(h)
+		if unsafe {
+			h = limitBody(rt.maxBody, h)
+		}
+		if rt.kind == pageRoute {
+			h = s.page(h)
+		} else {
+			h = s.api(h)
+		}
+		mux.Handle(rt.pattern, h)
+	}
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, model.ErrNotFound)
+	})
+
+	// Browsers tell us where a request comes from; refuse unsafe cross-origin
+	// requests before any handler runs, in addition to the CSRF tokens.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errCSRF)
+	}))
+	return s.securityHeaders(s.language(cop.Handler(mux)))
+}
+
+// methodOf returns the method of a "METHOD /path" pattern.
+func methodOf(pattern string) string {
+	m, _, _ := strings.Cut(pattern, " ")
+	return m
+}
+
+// allowed reports whether role may use the route with pattern.
+func (s *Server) allowed(role model.Role, pattern string) bool {
+	return slices.Contains(s.access[pattern], role)
+}
+
+// perms are what the pages show or hide by role: links and forms a role
+// could not use are left out. The routes still check on their own.
+type perms struct {
+	Deviations       bool // may read deviations
+	HandleDeviations bool // may change their status and comment
+	EditRegister     bool // may import into and delete from the media register
+}
+
+func (s *Server) permsOf(role model.Role) perms {
+	return perms{
+		Deviations:       s.allowed(role, "GET /deviations"),
+		HandleDeviations: s.allowed(role, "POST /deviations/{id}/status"),
+		EditRegister:     s.allowed(role, "POST /media/register"),
+	}
+}
+
+// limitBody caps the request body at n bytes (maxFormBytes for 0).
+func limitBody(n int64, next http.Handler) http.Handler {
+	if n == 0 {
+		n = maxFormBytes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// formCSRF parses a posted form (URL-encoded or multipart) and lets it through
+// only when it carries the session's CSRF token, in the csrf field or the
+// X-CSRF-Token header. It goes inside page, which establishes the session.
+func (s *Server) formCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principalFrom(r.Context())
+		if p == nil || p.Session == nil {
+			s.fail(w, r, errUnauthorized)
+			return
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		var err error
+		if mt == "multipart/form-data" {
+			err = r.ParseMultipartForm(maxMultipartMemory)
+			if r.MultipartForm != nil {
+				defer func() { _ = r.MultipartForm.RemoveAll() }()
+			}
+		} else {
+			err = r.ParseForm()
+		}
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			s.fail(w, r, refuse(errTooLarge, "problem.too_large", mbe.Limit))
+			return
+		case err != nil && !errors.Is(err, http.ErrNotMultipart):
+			s.fail(w, r, fmt.Errorf("parse form: %v: %w", err, model.ErrInvalid))
+			return
+		}
+		token := r.Header.Get(csrfHeader)
+		if token == "" {
+			token = r.PostFormValue(csrfField)
+		}
+		if !csrfEqual(token, p.Session.CSRF) {
+			s.fail(w, r, errCSRF)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
