@@ -1,0 +1,145 @@
+package register
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/wire"
+)
+
+// fakePolicyStore keeps policies and a register in memory, as the store
+// does: versions must increase.
+type fakePolicyStore struct {
+	policies []wire.Policy // stored, oldest first
+	register []model.MediaEntry
+	// race, while positive, makes SetPolicy store a policy of "another
+	// collector" first and fail with ErrConflict.
+	race   int
+	setErr error
+}
+
+func (s *fakePolicyStore) CurrentPolicy(ctx context.Context) (wire.Policy, error) {
+	if len(s.policies) == 0 {
+		return wire.Policy{Version: 1, HealthInterval: 60, InventoryInterval: 3600}, nil
+	}
+	return s.policies[len(s.policies)-1], nil
+}
+
+func (s *fakePolicyStore) SetPolicy(ctx context.Context, p wire.Policy) error {
+	if s.setErr != nil {
+		return s.setErr
+	}
+	cur, _ := s.CurrentPolicy(ctx)
+	if s.race > 0 {
+		s.race--
+		other := cur
+		other.Version++
+		other.HealthInterval++
+		s.policies = append(s.policies, other)
+		return fmt.Errorf("set policy: %w", model.ErrConflict)
+	}
+	if p.Version <= cur.Version {
+		return fmt.Errorf("set policy: version %d: %w", p.Version, model.ErrConflict)
+	}
+	s.policies = append(s.policies, p)
+	return nil
+}
+
+func (s *fakePolicyStore) MediaRegister(ctx context.Context) ([]model.MediaEntry, error) {
+	return slices.Clone(s.register), nil
+}
+
+var base = wire.MediaPolicy{Mode: wire.MediaModeBlock, LabelPattern: "NK-*", MarkerFile: "SONEVAKT.TXT"}
+
+func TestSyncMediaPolicy(t *testing.T) {
+	ctx := t.Context()
+	st := &fakePolicyStore{register: []model.MediaEntry{
+		{VID: "0781", PID: "5583", Serial: "B"},
+		{VID: "0781", PID: "5583", Serial: "A"},
+		{VID: "090c", PID: "1000"},
+		{Serial: "/srv/img/stick.img"},
+	}}
+	changed, err := SyncMediaPolicy(ctx, st, base)
+	if err != nil || !changed {
+		t.Fatalf("first sync = %v, %v; want a new policy", changed, err)
+	}
+	p, _ := st.CurrentPolicy(ctx)
+	if p.Version != 2 || p.HealthInterval != 60 || p.InventoryInterval != 3600 || p.Media == nil {
+		t.Fatalf("policy %+v: want version 2 with the other fields kept", p)
+	}
+	want := []string{"0781:5583:A", "0781:5583:B", "090c:1000:", "::/srv/img/stick.img"}
+	if m := *p.Media; m.Mode != base.Mode || m.LabelPattern != base.LabelPattern || m.MarkerFile != base.MarkerFile || !slices.Equal(m.Allowed, want) {
+		t.Errorf("media policy %+v, want %v allowed", m, want)
+	}
+
+	// Nothing changed: no new version.
+	if changed, err := SyncMediaPolicy(ctx, st, base); err != nil || changed || len(st.policies) != 1 {
+		t.Errorf("second sync = %v, %v (%d policies); want nothing stored", changed, err, len(st.policies))
+	}
+
+	// The register changes: a new version.
+	st.register = st.register[1:]
+	if changed, err := SyncMediaPolicy(ctx, st, base); err != nil || !changed {
+		t.Fatalf("sync after a register change = %v, %v", changed, err)
+	}
+	p, _ = st.CurrentPolicy(ctx)
+	if p.Version != 3 || len(p.Media.Allowed) != 3 {
+		t.Errorf("policy %+v", p)
+	}
+
+	// The configuration changes: a new version.
+	b := base
+	b.EnforceOptical = true
+	if changed, err := SyncMediaPolicy(ctx, st, b); err != nil || !changed {
+		t.Fatalf("sync after a config change = %v, %v", changed, err)
+	}
+	p, _ = st.CurrentPolicy(ctx)
+	if p.Version != 4 || !p.Media.EnforceOptical {
+		t.Errorf("policy %+v", p)
+	}
+}
+
+func TestSyncMediaPolicyEmpty(t *testing.T) {
+	st := &fakePolicyStore{}
+	// No configuration, no register: the default policy already says so.
+	if changed, err := SyncMediaPolicy(t.Context(), st, wire.MediaPolicy{}); err != nil || changed {
+		t.Errorf("sync = %v, %v; want nothing to do", changed, err)
+	}
+	// A stored empty allow-list equals none.
+	st.policies = []wire.Policy{{Version: 5, Media: &wire.MediaPolicy{Allowed: []string{}}}}
+	if changed, err := SyncMediaPolicy(t.Context(), st, wire.MediaPolicy{}); err != nil || changed {
+		t.Errorf("sync = %v, %v; want nothing to do", changed, err)
+	}
+}
+
+func TestSyncMediaPolicyRace(t *testing.T) {
+	st := &fakePolicyStore{register: []model.MediaEntry{{VID: "0781", PID: "5583"}}, race: 2}
+	changed, err := SyncMediaPolicy(t.Context(), st, base)
+	if err != nil || !changed {
+		t.Fatalf("sync = %v, %v", changed, err)
+	}
+	p, _ := st.CurrentPolicy(t.Context())
+	if p.Version != 4 || p.HealthInterval != 62 || p.Media == nil || !slices.Equal(p.Media.Allowed, []string{"0781:5583:"}) {
+		t.Errorf("policy %+v: want ours on top of the two others, their fields kept", p)
+	}
+
+	st = &fakePolicyStore{register: []model.MediaEntry{{VID: "0781", PID: "5583"}}, race: 100}
+	if _, err := SyncMediaPolicy(t.Context(), st, base); !errors.Is(err, model.ErrConflict) {
+		t.Errorf("sync against endless writers = %v, want ErrConflict", err)
+	}
+}
+
+func TestSyncMediaPolicyErrors(t *testing.T) {
+	boom := errors.New("database is locked")
+	st := &fakePolicyStore{register: []model.MediaEntry{{Serial: "A"}}, setErr: boom}
+	if _, err := SyncMediaPolicy(t.Context(), st, base); !errors.Is(err, boom) {
+		t.Errorf("sync = %v, want the store's error", err)
+	}
+	if _, err := SyncMediaPolicy(t.Context(), &fakePolicyStore{}, wire.MediaPolicy{Mode: "deny"}); err == nil {
+		t.Error("sync with an invalid mode succeeded")
+	}
+}
