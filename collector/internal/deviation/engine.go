@@ -1,0 +1,262 @@
+// Package deviation turns findings into deviations (avvik): it runs the rules
+// over what ingest stored, routes each finding to the information security
+// officer and the unit's line manager (S1.2), sets its due date by severity
+// and, where personal data may be involved, the 72-hour breach deadline, and
+// hands the lot to the store, which dedupes them into one open deviation per
+// rule and subject.
+//
+// The Engine is the loop that does this for media events: woken by ingest
+// after a commit, and on a timer to retry and to pick up what a crash left.
+// What the rules decide lives in package rules; how a deviation moves through
+// its lifecycle is the store's (and the web's, for people's actions).
+package deviation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/collector/internal/rules"
+	"github.com/sonevakt/sonevakt/pkg/wire"
+	"github.com/sonevakt/sonevakt/pkg/zone"
+)
+
+// Defaults of the engine's loop.
+const (
+	DefaultInterval = 5 * time.Second
+	DefaultBatch    = 500
+)
+
+// Store is what the engine needs of the store.
+type Store interface {
+	PendingMedia(ctx context.Context, limit int) ([]model.MediaEvent, error)
+	MediaRegister(ctx context.Context) ([]model.MediaEntry, error)
+	RecordFindings(ctx context.Context, fs []model.NewDeviation, evaluated []int64, now time.Time) ([]model.RecordResult, error)
+	CurrentPolicy(ctx context.Context) (wire.Policy, error)
+	GetHost(ctx context.Context, agentID string) (model.HostSummary, error)
+}
+
+// Config configures an Engine.
+type Config struct {
+	Store Store
+	Rules rules.Config
+	// Zones places hosts in zones by the addresses of their interfaces; nil
+	// when no zones are configured (every zone is then unknown).
+	Zones *zone.Table
+	// Due is the time to handle a deviation by severity, over DefaultDue.
+	Due    map[string]time.Duration
+	Now    func() time.Time // nil means time.Now
+	Logger *slog.Logger     // nil discards logs
+	// OnChange, if set, is called with what each stored chunk of findings
+	// did (new deviations and occurrences), for live updates.
+	OnChange func([]model.RecordResult)
+	// Interval is how often the engine looks for pending events without
+	// being woken; DefaultInterval when zero.
+	Interval time.Duration
+	// Batch is how many events are judged and stored in one transaction;
+	// DefaultBatch when zero.
+	Batch int
+}
+
+// Engine judges pending media events and records what the rules find.
+type Engine struct {
+	cfg  Config
+	sla  SLA
+	log  *slog.Logger
+	now  func() time.Time
+	wake chan struct{}
+	mu   sync.Mutex // one evaluation at a time
+}
+
+// New returns an engine; Run starts it.
+func New(cfg Config) *Engine {
+	e := &Engine{cfg: cfg, sla: NewSLA(cfg.Due), log: cfg.Logger, now: cfg.Now, wake: make(chan struct{}, 1)}
+	if e.log == nil {
+		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.cfg.Interval <= 0 {
+		e.cfg.Interval = DefaultInterval
+	}
+	if e.cfg.Batch <= 0 {
+		e.cfg.Batch = DefaultBatch
+	}
+	return e
+}
+
+// Wake asks the engine to look for pending events now. It never blocks;
+// wakes that arrive while one is pending are merged.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run evaluates pending events at once (what a crash left), then whenever
+// woken and every Interval, until ctx is done. An evaluation that fails is
+// logged and retried at the next tick (wakes wait until then); since events
+// are marked judged only in the transaction that stores their findings,
+// nothing is lost or counted twice.
+func (e *Engine) Run(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Interval)
+	defer t.Stop()
+	for {
+		wake := e.wake
+		if err := e.Evaluate(ctx); err != nil && ctx.Err() == nil {
+			e.log.ErrorContext(ctx, "evaluate media events; retrying", "err", err, "in", e.cfg.Interval)
+			wake = nil // a failing store is not hammered on every commit
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// Evaluate judges every pending media event now, in chunks of Batch, each
+// chunk's findings stored with its events marked judged in one transaction.
+// It stops at the first error; the chunks before it stay stored.
+func (e *Engine) Evaluate(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var r *round
+	var last int64
+	for {
+		evs, err := e.cfg.Store.PendingMedia(ctx, e.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("read pending media events: %w", err)
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		if evs[0].ID <= last {
+			// The store did not mark the chunk judged: stop rather than
+			// record the same findings again and again.
+			return fmt.Errorf("media event %d is still pending after it was judged", evs[0].ID)
+		}
+		if r == nil {
+			// The register and the policy, once per evaluation: a change
+			// applies from the next one.
+			if r, err = e.newRound(ctx); err != nil {
+				return err
+			}
+		}
+		if err := e.judge(ctx, r, evs); err != nil {
+			return err
+		}
+		last = evs[len(evs)-1].ID
+		if len(evs) < e.cfg.Batch {
+			return nil
+		}
+	}
+}
+
+// round is what one evaluation judges against.
+type round struct {
+	register rules.MediaIndex
+	policy   wire.MediaPolicy
+	zones    map[string]zone.Zone // by agent id, filled as hosts appear
+}
+
+func (e *Engine) newRound(ctx context.Context) (*round, error) {
+	reg, err := e.cfg.Store.MediaRegister(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read media register: %w", err)
+	}
+	p, err := e.cfg.Store.CurrentPolicy(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	r := &round{register: rules.NewMediaIndex(reg), zones: map[string]zone.Zone{}}
+	if p.Media != nil {
+		r.policy = *p.Media
+	}
+	return r, nil
+}
+
+// judge evaluates one chunk of events and stores its findings.
+func (e *Engine) judge(ctx context.Context, r *round, evs []model.MediaEvent) error {
+	now := e.now()
+	var news []model.NewDeviation
+	ids := make([]int64, 0, len(evs))
+	for _, ev := range evs {
+		z, err := e.hostZone(ctx, r, ev.AgentID)
+		if err != nil {
+			return err
+		}
+		entry := r.register.Find(ev.Event.Device)
+		in := rules.MediaInput{
+			AgentID: ev.AgentID, Hostname: ev.Hostname, Seq: ev.Seq, At: ev.At, Event: ev.Event,
+			Entry: entry, Policy: r.policy, Zone: z,
+		}
+		unit := ""
+		if entry != nil {
+			unit = entry.OwnerUnit
+		}
+		for _, f := range rules.Media(in, e.cfg.Rules) {
+			news = append(news, Open(f, unit, e.sla, now))
+		}
+		ids = append(ids, ev.ID)
+	}
+	res, err := e.cfg.Store.RecordFindings(ctx, news, ids, now)
+	if err != nil {
+		return fmt.Errorf("record findings of media events %d to %d: %w", ids[0], ids[len(ids)-1], err)
+	}
+	for i, rr := range res {
+		if rr.Created && i < len(news) {
+			e.log.InfoContext(ctx, "deviation opened", "id", rr.ID, "rule", news[i].Rule, "subject", news[i].Subject,
+				"agent", news[i].AgentID, "severity", news[i].Severity)
+		}
+	}
+	if len(res) > 0 && e.cfg.OnChange != nil {
+		e.cfg.OnChange(res)
+	}
+	return nil
+}
+
+// hostZone returns the zone of an agent's host, from the addresses of its
+// interfaces; the zero Zone when no zones are configured, the host has sent
+// no facts, or no address is in a zone.
+func (e *Engine) hostZone(ctx context.Context, r *round, agentID string) (zone.Zone, error) {
+	if e.cfg.Zones.Len() == 0 {
+		return zone.Zone{}, nil
+	}
+	if z, ok := r.zones[agentID]; ok {
+		return z, nil
+	}
+	h, err := e.cfg.Store.GetHost(ctx, agentID)
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return zone.Zone{}, fmt.Errorf("read host %s: %w", agentID, err)
+	}
+	z, _ := e.cfg.Zones.HostZone(HostAddrs(h.Facts))
+	r.zones[agentID] = z
+	return z, nil
+}
+
+// HostAddrs returns the addresses of a host's interfaces, as the zone table
+// takes them; nil for a host without facts.
+func HostAddrs(h *wire.Host) []netip.Addr {
+	if h == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, ifc := range h.Interfaces {
+		for _, s := range ifc.Addrs {
+			if a, ok := zone.ParseAddr(s); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
