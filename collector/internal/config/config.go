@@ -8,12 +8,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sonevakt/sonevakt/collector/internal/rules"
+	"github.com/sonevakt/sonevakt/pkg/wire"
+	"github.com/sonevakt/sonevakt/pkg/zone"
 )
 
 // Config is the collector's configuration.
@@ -39,6 +48,45 @@ type Config struct {
 	// Defaults 50 and 20 per second.
 	EnrollBurst float64 `yaml:"enroll_burst"`
 	EnrollRate  float64 `yaml:"enroll_rate"`
+
+	// Media says how agents judge and mark removable media; the register's
+	// media are added as the allow-list.
+	Media Media `yaml:"media"`
+	// Zones are the network zones (S5.1) hosts are placed in by address.
+	Zones []Zone `yaml:"zones"`
+	// Rules turns rules of the catalogue off or changes their severity, by
+	// rule name.
+	Rules map[string]Rule `yaml:"rules"`
+	// Deviations tunes deviation handling.
+	Deviations Deviations `yaml:"deviations"`
+}
+
+// Media is the media section: the media policy pushed to agents.
+type Media struct {
+	Mode           string `yaml:"mode"`          // audit (default) or block
+	LabelPattern   string `yaml:"label_pattern"` // volume labels that mark municipal media, "NK-*"
+	MarkerFile     string `yaml:"marker_file"`   // marker file at a volume's root, "SONEVAKT.TXT"
+	EnforceOptical bool   `yaml:"enforce_optical"`
+}
+
+// Zone is one entry of the zones section.
+type Zone struct {
+	Name  string   `yaml:"name"`
+	Level string   `yaml:"level"` // external, internal or sensitive
+	CIDRs []string `yaml:"cidrs"`
+}
+
+// Rule is one entry of the rules section.
+type Rule struct {
+	Enabled  *bool  `yaml:"enabled"`  // default true
+	Severity string `yaml:"severity"` // default: the catalogue's
+}
+
+// Deviations is the deviations section.
+type Deviations struct {
+	// Due is the time to handle a deviation, by severity (critical, high,
+	// medium, low): a Go duration ("72h") or a number of days ("14d").
+	Due map[string]string `yaml:"due"`
 }
 
 // Default returns the configuration used without a file.
@@ -87,7 +135,107 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
 	}
+	for _, m := range []struct {
+		key string
+		p   wire.MediaPolicy
+	}{
+		{"media.mode", wire.MediaPolicy{Mode: c.Media.Mode}},
+		{"media.label_pattern", wire.MediaPolicy{LabelPattern: c.Media.LabelPattern}},
+		{"media.marker_file", wire.MediaPolicy{MarkerFile: c.Media.MarkerFile}},
+	} {
+		if err := m.p.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", m.key, err)
+		}
+	}
+	if _, err := c.ZoneTable(); err != nil {
+		return err
+	}
+	if _, err := c.RuleConfig(); err != nil {
+		return err
+	}
+	if _, err := c.DeviationDue(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// MediaPolicy returns the media policy of the media section, without the
+// register's allow-list.
+func (c Config) MediaPolicy() wire.MediaPolicy {
+	return wire.MediaPolicy{Mode: c.Media.Mode, LabelPattern: c.Media.LabelPattern,
+		MarkerFile: c.Media.MarkerFile, EnforceOptical: c.Media.EnforceOptical}
+}
+
+// ZoneTable builds the zone table of the zones section; an empty table when
+// there is none.
+func (c Config) ZoneTable() (*zone.Table, error) {
+	zs := make([]zone.Zone, len(c.Zones))
+	for i, z := range c.Zones {
+		zs[i] = zone.Zone{Name: z.Name, Level: z.Level}
+		for j, s := range z.CIDRs {
+			p, err := netip.ParsePrefix(strings.TrimSpace(s))
+			if err != nil {
+				if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil {
+					p = netip.PrefixFrom(a, a.BitLen()) // a single address
+				} else {
+					return nil, fmt.Errorf("zones[%d].cidrs[%d] %q: want an address range such as 10.20.0.0/16", i, j, s)
+				}
+			}
+			zs[i].CIDRs = append(zs[i].CIDRs, p)
+		}
+	}
+	t, err := zone.NewTable(zs)
+	if err != nil {
+		return nil, fmt.Errorf("zones: %w", err)
+	}
+	return t, nil
+}
+
+// RuleConfig returns the rules section as the rules take it.
+func (c Config) RuleConfig() (rules.Config, error) {
+	rc := make(rules.Config, len(c.Rules))
+	for _, name := range slices.Sorted(maps.Keys(c.Rules)) {
+		r := c.Rules[name]
+		if _, ok := rules.Lookup(name); !ok {
+			return nil, fmt.Errorf("rules.%s: unknown rule; known rules are %s", name, strings.Join(rules.Names(), ", "))
+		}
+		if r.Severity != "" && !rules.ValidSeverity(r.Severity) {
+			return nil, fmt.Errorf("rules.%s.severity %q: want %s", name, r.Severity, strings.Join(rules.Severities, ", "))
+		}
+		rc[name] = rules.Setting{Disabled: r.Enabled != nil && !*r.Enabled, Severity: r.Severity}
+	}
+	return rc, nil
+}
+
+// DeviationDue returns the due times of the deviations section, by severity;
+// severities it does not name keep their defaults.
+func (c Config) DeviationDue() (map[string]time.Duration, error) {
+	due := make(map[string]time.Duration, len(c.Deviations.Due))
+	for _, sev := range slices.Sorted(maps.Keys(c.Deviations.Due)) {
+		s := c.Deviations.Due[sev]
+		if !rules.ValidSeverity(sev) {
+			return nil, fmt.Errorf("deviations.due.%s: unknown severity; want %s", sev, strings.Join(rules.Severities, ", "))
+		}
+		d, err := parseDays(s)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("deviations.due.%s %q: want a positive duration such as 72h or 14d", sev, s)
+		}
+		due[sev] = d
+	}
+	return due, nil
+}
+
+// parseDays reads a Go duration, or a whole number of days with the suffix d.
+func parseDays(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days > 3650 {
+			return 0, fmt.Errorf("days %q", n)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // StoreDSN returns the store DSN, defaulting to SQLite in the data dir.
