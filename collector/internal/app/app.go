@@ -19,6 +19,7 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/enroll"
 	"github.com/sonevakt/sonevakt/collector/internal/ingest"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/collector/internal/register"
 	"github.com/sonevakt/sonevakt/collector/internal/store"
 	"github.com/sonevakt/sonevakt/collector/internal/web"
 	"github.com/sonevakt/sonevakt/pkg/pki"
@@ -82,18 +83,42 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	if err != nil {
 		return err
 	}
+	if err := e.SyncPolicy(ctx); err != nil {
+		return err
+	}
+	engine, err := e.newEngine()
+	if err != nil {
+		return err
+	}
 	srv := ingest.New(ingest.Config{
 		Store: e.Store, Authority: e.Authority, TLS: agentTLS, ResetKey: resetKey,
 		Logger: log.With("part", "ingest"), Fault: fault,
+		OnCommit: func(_ string, res model.IngestResult) {
+			if res.Media > 0 {
+				engine.Wake()
+			}
+		},
 	})
 	if err := srv.Listen(e.Cfg.AgentsAddr); err != nil {
 		return err
 	}
+	stopEngine := startEngine(ctx, engine)
+	defer stopEngine()
 	webTLS, err := e.webTLS()
 	if err != nil {
 		return err
 	}
-	ws, err := web.New(web.Config{Store: e.Store, Logger: log.With("part", "web"), Secure: true})
+	ws, err := web.New(web.Config{
+		Store: e.Store, Logger: log.With("part", "web"), Secure: true,
+		ParseMediaCSV: webParseMediaCSV, WriteMediaCSV: register.WriteMediaCSV,
+		SyncPolicy: func(ctx context.Context) error {
+			if err := e.SyncPolicy(ctx); err != nil {
+				return err
+			}
+			srv.PolicyChanged()
+			return nil
+		},
+	})
 	if err != nil {
 		return err
 	}
