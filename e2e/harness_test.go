@@ -66,14 +66,14 @@ func (b *logBuf) String() string {
 
 // proc is a running binary.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	out  *logBuf
 	done chan struct{}
 }
 
-func start(t *testing.T, env []string, bin string, args ...string) *proc {
+func start(t testing.TB, env []string, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: bin, out: &logBuf{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, bin), args...)
@@ -136,7 +136,7 @@ func (p *proc) waitFor(s string, d time.Duration) string {
 }
 
 // runCmd runs a binary to completion and returns stdout, stderr and the exit code.
-func runCmd(t *testing.T, bin string, args ...string) (string, string, int) {
+func runCmd(t testing.TB, bin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
@@ -151,7 +151,7 @@ func runCmd(t *testing.T, bin string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func mustRun(t *testing.T, bin string, args ...string) string {
+func mustRun(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	out, errs, code := runCmd(t, bin, args...)
 	if code != 0 {
@@ -161,7 +161,7 @@ func mustRun(t *testing.T, bin string, args ...string) string {
 }
 
 // freePort returns a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -182,7 +182,7 @@ func freePort(t *testing.T) int {
 
 // collector is a collector under test.
 type collector struct {
-	t      *testing.T
+	t      testing.TB
 	data   string
 	agents string
 	web    string
@@ -192,7 +192,7 @@ type collector struct {
 	client *http.Client
 }
 
-func newCollector(t *testing.T) *collector {
+func newCollector(t testing.TB) *collector {
 	c := &collector{t: t, data: filepath.Join(t.TempDir(), "collector")}
 	c.agents = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	c.web = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -282,14 +282,14 @@ func (c *collector) waitHost(agentID string, d time.Duration, what string, cond 
 
 // agent is an agent under test.
 type agent struct {
-	t    *testing.T
+	t    testing.TB
 	data string
 	conf string
 	id   string
 	p    *proc
 }
 
-func newAgent(t *testing.T, c *collector, name string) *agent {
+func newAgent(t testing.TB, c *collector, name string) *agent {
 	t.Helper()
 	a := &agent{t: t, data: filepath.Join(t.TempDir(), name)}
 	out := mustRun(t, "sonevakt-agent", "enroll", "--collector", c.agents, "--token", c.token(), "--data", a.data)
