@@ -18,6 +18,14 @@ echo "== agent spool"
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-3s}" ./agent/internal/spool
 
 echo
+echo "== removable medium: loop attach (kernel uevent) -> agent -> QUIC -> rules -> deviation visible in the API, 200 insertions"
+if [ "$(id -u)" = 0 ]; then
+  (cd e2e && go test -run '^$' -bench BenchmarkMediaToDeviation -benchtime 200x .)
+else
+  echo "needs root for loop devices; skipped"
+fi
+
+echo
 echo "== full inventory of this machine: sonevakt-agent next to fusioninventory-inventory (3 runs each, the last shown)"
 make --no-print-directory build >/dev/null
 measure() { # name, output file, command...

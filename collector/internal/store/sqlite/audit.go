@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/pkg/wire"
@@ -89,8 +90,9 @@ func (db *DB) CurrentPolicy(ctx context.Context) (wire.Policy, error) {
 	return p, nil
 }
 
-// SetPolicy stores p as the newest policy. Its version must be higher than the
-// current one (the default counts as version 1), else ErrConflict.
+// SetPolicy stores p as the newest policy, with an audit entry holding it, in
+// one transaction. Its version must be higher than the current one (the
+// default counts as version 1), else ErrConflict.
 func (db *DB) SetPolicy(ctx context.Context, p wire.Policy) error {
 	if p.Version > 1<<62 {
 		return fmt.Errorf("set policy: version %d: %w", p.Version, model.ErrInvalid)
@@ -107,8 +109,14 @@ func (db *DB) SetPolicy(ctx context.Context, p wire.Policy) error {
 		if int64(p.Version) <= cur {
 			return fmt.Errorf("version %d is not above the current %d: %w", p.Version, cur, model.ErrConflict)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO policies (version, body) VALUES (?, ?)`, int64(p.Version), string(body))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (version, body) VALUES (?, ?)`, int64(p.Version), string(body)); err != nil {
+			return err
+		}
+		// Every policy change is a state change the audit log must hold.
+		return appendAudit(ctx, tx, model.AuditEvent{
+			At: time.Now(), Actor: "system", Action: "policy.set",
+			Subject: fmt.Sprintf("policy %d", p.Version), Detail: string(body),
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("set policy: %w", err)

@@ -378,8 +378,8 @@ func TestReopen(t *testing.T) {
 	if p, err := db.CurrentPolicy(ctx); err != nil || p.Version != 2 {
 		t.Errorf("after reopen: CurrentPolicy = %+v, %v; want version 2", p, err)
 	}
-	if es, err := db.ListAudit(ctx, 0, 10); err != nil || len(es) != 1 {
-		t.Errorf("after reopen: ListAudit = %d events, %v; want 1", len(es), err)
+	if es, err := db.ListAudit(ctx, 0, 10); err != nil || len(es) != 2 { // policy.set and x
+		t.Errorf("after reopen: ListAudit = %d events, %v; want 2", len(es), err)
 	}
 }
 

@@ -1087,4 +1087,16 @@ func testPolicyVersioning(t *testing.T, st model.Store) {
 	if p, err := st.CurrentPolicy(ctx); err != nil || p != p5 {
 		t.Errorf("CurrentPolicy = %+v, %v; want %+v", p, err, p5)
 	}
+	// Each stored policy, and only those, is in the audit log.
+	evs, err := st.ListAudit(ctx, 0, 100)
+	must(t, "ListAudit", err)
+	var set []string
+	for _, e := range evs {
+		if e.Action == "policy.set" {
+			set = append(set, e.Subject)
+		}
+	}
+	if fmt.Sprint(set) != "[policy 2 policy 5]" {
+		t.Errorf("policy.set audit entries %v, want [policy 2 policy 5]", set)
+	}
 }
