@@ -38,7 +38,8 @@ cross:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./pkg/wire
-	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) ./agent/internal/sensor/media/fsprobe
+	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./agent/internal/sensor/media/fsprobe
+	$(GO) test -run '^$$' -fuzz FuzzReadRootFile -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/media/fsprobe
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5s ./agent/internal/sensor/media/uevent
 
 test: test-deps vet cross
