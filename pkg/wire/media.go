@@ -55,7 +55,7 @@ type MediaEvent struct {
 // MediaDevice is one removable medium: its identity and its volumes.
 type MediaDevice struct {
 	Class     string        `cbor:"1,keyasint" json:"class"` // Media… classes
-	Name      string        `cbor:"2,keyasint" json:"name"`  // sdb, mmcblk0, sr0, E: on Windows
+	Name      string        `cbor:"2,keyasint" json:"name"`  // Linux: sdb, mmcblk0, sr0 (a USB device's sysfs name such as 1-2 until its disk exists); Windows: the device instance id
 	Bus       string        `cbor:"3,keyasint,omitempty" json:"bus,omitempty"`
 	VID       string        `cbor:"4,keyasint,omitempty" json:"vid,omitempty"` // 4 lower-case hex digits
 	PID       string        `cbor:"5,keyasint,omitempty" json:"pid,omitempty"`

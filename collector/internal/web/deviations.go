@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/collector/internal/rules"
 )
 
 // Limits of the deviation list.
@@ -22,12 +23,9 @@ const (
 	deviationPageRows     = 500  // the deviations page
 )
 
-// knownRules are the rules of the first catalogue, in its order: the rule
-// filter offers them and the message catalogue describes each (rule.<name>).
-var knownRules = []string{
-	"unregistered-host", "unknown-device", "unknown-media", "unmarked-media", "unapproved-software",
-	"cross-zone-flow", "shared-solution", "agent-silent", "duplicate-identity", "supplier-access",
-}
+// knownRules are the rules of the catalogue, in its order: the rule filter
+// offers them and the message catalogue describes each (rule.<name>).
+var knownRules = rules.Names()
 
 // statuses are the deviation statuses in lifecycle order.
 var statuses = []string{model.StatusNew, model.StatusHandling, model.StatusClosed, model.StatusRejected}
@@ -450,11 +448,11 @@ func (s *Server) handleDeviationsPage(w http.ResponseWriter, r *http.Request) {
 		v.Statuses = append(v.Statuses, option{st, statusLabel(lang, st), shown == st})
 	}
 	v.Rules = append(v.Rules, option{"", translate(lang, "dev.filter.all_rules"), q.Rule == ""})
-	rules := slices.Clone(knownRules)
-	if q.Rule != "" && !slices.Contains(rules, q.Rule) {
-		rules = append(rules, q.Rule)
+	ruleNames := slices.Clone(knownRules)
+	if q.Rule != "" && !slices.Contains(ruleNames, q.Rule) {
+		ruleNames = append(ruleNames, q.Rule)
 	}
-	for _, rule := range rules {
+	for _, rule := range ruleNames {
 		v.Rules = append(v.Rules, option{rule, translateOr(lang, "rule."+rule, rule), q.Rule == rule})
 	}
 	for _, o := range []string{sortNewest, sortLastSeen, sortDue} {
