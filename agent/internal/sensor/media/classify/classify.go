@@ -143,6 +143,11 @@ func classify(root, dir string) Device {
 		d.Kind = KindOptical
 	case usb != "":
 		d.Kind = KindUSBStorage
+	case (d.Bus == "mmc" || strings.HasPrefix(d.Name, "mmcblk")) && attr(dev, "type") == "MMC":
+		// The MMC card type is, in practice, eMMC soldered to the board: the
+		// system disk of many laptops and thin clients, not a medium. SD
+		// cards say "SD" (or "SD combo"), SDIO cards are no storage.
+		d.Kind = KindFixed
 	case d.Bus == "mmc" || strings.HasPrefix(d.Name, "mmcblk"):
 		d.Kind = KindMemoryCard
 	default:

@@ -295,3 +295,21 @@ func TestScanThisMachine(t *testing.T) {
 		}
 	}
 }
+
+// TestEMMCIsFixed: an eMMC system disk (card type "MMC") is not a memory card.
+func TestEMMCIsFixed(t *testing.T) {
+	const emmc = "devices/platform/soc/fe330000.mmc/mmc_host/mmc1/mmc1:0001"
+	root := fakeSys(t, map[string]string{
+		emmc + "/name":                    "DA4064\n",
+		emmc + "/type":                    "MMC\n",
+		emmc + "/block/mmcblk1/size":      "122142720\n",
+		emmc + "/block/mmcblk1/removable": "0\n",
+	}, map[string]string{"class/block/mmcblk1": "../../" + emmc + "/block/mmcblk1"})
+	devs, err := Scan(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 1 || devs[0].Kind != KindFixed || devs[0].Removable {
+		t.Fatalf("Scan = %+v, want mmcblk1 as a fixed, non-removable disk", devs)
+	}
+}
