@@ -1,0 +1,86 @@
+package register
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// openCSV prepares r for reading a register in CSV form: it skips a UTF-8
+// byte order mark and picks semicolon as separator when the header line has
+// more semicolons than commas (as Norwegian Excel saves). An empty file is a
+// fatal problem on rep (header names the columns a header wants); then the
+// reader is nil. The error is for input that cannot be read at all.
+func openCSV(r io.Reader, what, header string, rep *Report) (*csv.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
+		_, _ = br.Discard(len(bom))
+	}
+	head, err := br.Peek(br.Size())
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if len(bytes.TrimSpace(head)) == 0 {
+		rep.addf(1, "the file is empty; want a header line: %s", header)
+		rep.Fatal = true
+		return nil, nil
+	}
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	cr := csv.NewReader(br)
+	if bytes.Count(head, []byte(";")) > bytes.Count(head, []byte(",")) {
+		cr.Comma = ';'
+	}
+	cr.FieldsPerRecord = -1 // the caller says which line is short
+	cr.LazyQuotes = true    // a hand-typed 3.5" in a note is no reason to refuse
+	cr.ReuseRecord = true
+	return cr, nil
+}
+
+// readColumns maps the header's column names (case-insensitive, trimmed) to
+// their positions. known lists the columns a file may name, required those
+// it must; an unknown, repeated or missing column is a problem on line 1.
+func readColumns(header, known, required []string, rep *Report) (map[string]int, bool) {
+	cols := make(map[string]int, len(header))
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(h))
+		if i == 0 {
+			name = strings.TrimPrefix(name, bom)
+		}
+		if name == "" && i == len(header)-1 && i > 0 {
+			continue // a trailing separator
+		}
+		found := false
+		for _, k := range known {
+			if k == name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			rep.addf(1, "unknown column %.40q; the columns are %s", h, strings.Join(known, ", "))
+			return nil, false
+		}
+		if _, dup := cols[name]; dup {
+			rep.addf(1, "column %q repeats", name)
+			return nil, false
+		}
+		cols[name] = i
+	}
+	var missing []string
+	for _, c := range required {
+		if _, ok := cols[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		rep.addf(1, "missing column %s; the header must name at least %s", strings.Join(missing, ", "), strings.Join(required, ", "))
+		return nil, false
+	}
+	return cols, true
+}
