@@ -111,6 +111,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	ws, err := web.New(web.Config{
 		Store: e.Store, Logger: log.With("part", "web"), Secure: true,
 		ParseMediaCSV: webParseMediaCSV, WriteMediaCSV: register.WriteMediaCSV,
+		ParseAssetsCSV: webParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
 		SyncPolicy: func(ctx context.Context) error {
 			if err := e.SyncPolicy(ctx); err != nil {
 				return err

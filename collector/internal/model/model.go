@@ -328,5 +328,6 @@ type Store interface {
 	PolicyStore
 	MediaStore
 	DeviationStore
+	AssetStore
 	Close() error
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ type fakeStore struct {
 	history  map[string][]model.InventoryChange // by agent id, oldest first
 	media    []model.MediaEvent                 // by id, oldest first
 	register map[string]model.MediaEntry        // by key
+	assets   map[string]model.Asset             // by tag
 	devs     map[string]*fakeDeviation          // by id
 	tlSeq    int64
 
@@ -56,6 +58,7 @@ func newFakeStore() *fakeStore {
 		invs:     make(map[string]fakeInventory),
 		history:  make(map[string][]model.InventoryChange),
 		register: make(map[string]model.MediaEntry),
+		assets:   make(map[string]model.Asset),
 		devs:     make(map[string]*fakeDeviation),
 	}
 }
@@ -707,4 +710,109 @@ func fakeWriteCSV(w io.Writer, entries []model.MediaEntry) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func (f *fakeStore) Assets(context.Context) ([]model.Asset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]model.Asset, 0, len(f.assets))
+	for _, a := range f.assets {
+		a.MACs = slices.Sorted(slices.Values(a.MACs))
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b model.Asset) int { return strings.Compare(a.Tag, b.Tag) })
+	return out, nil
+}
+
+// ImportAssets refuses a repeated tag, an empty tag and a MAC of two assets
+// (counting the assets that stay), writing nothing then.
+func (f *fakeStore) ImportAssets(_ context.Context, assets []model.Asset, replace bool, actor string, at time.Time) (model.RegisterChange, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ch model.RegisterChange
+	seen := map[string]bool{}
+	owner := map[string]string{} // mac -> tag
+	for _, a := range assets {
+		if a.Tag == "" {
+			return ch, fmt.Errorf("asset without a tag: %w", model.ErrInvalid)
+		}
+		if seen[a.Tag] {
+			return ch, fmt.Errorf("asset %q twice: %w", a.Tag, model.ErrConflict)
+		}
+		seen[a.Tag] = true
+	}
+	if !replace {
+		for tag, a := range f.assets {
+			if !seen[tag] {
+				for _, m := range a.MACs {
+					owner[m] = tag
+				}
+			}
+		}
+	}
+	for _, a := range assets {
+		for _, m := range a.MACs {
+			if t, ok := owner[m]; ok && t != a.Tag {
+				return ch, fmt.Errorf("MAC %s belongs to assets %q and %q: %w", m, t, a.Tag, model.ErrConflict)
+			}
+			owner[m] = a.Tag
+		}
+	}
+	for _, a := range assets {
+		if a.Status == "" {
+			a.Status = model.AssetActive
+		}
+		old, ok := f.assets[a.Tag]
+		a.UpdatedAt, a.UpdatedBy = at, actor
+		action := "asset.update"
+		switch {
+		case !ok:
+			ch.Added++
+			action = "asset.add"
+		case sameAsset(old, a):
+			ch.Unchanged++
+			continue
+		default:
+			ch.Updated++
+		}
+		f.assets[a.Tag] = a
+		f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: at, Actor: actor, Action: action, Subject: a.Tag})
+	}
+	if replace {
+		for tag := range f.assets {
+			if !seen[tag] {
+				delete(f.assets, tag)
+				ch.Removed++
+				f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: at, Actor: actor, Action: "asset.remove", Subject: tag})
+			}
+		}
+	}
+	return ch, nil
+}
+
+func sameAsset(a, b model.Asset) bool {
+	a.UpdatedAt, a.UpdatedBy, b.UpdatedAt, b.UpdatedBy = time.Time{}, "", time.Time{}, ""
+	a.MACs, b.MACs = slices.Sorted(slices.Values(a.MACs)), slices.Sorted(slices.Values(b.MACs))
+	return reflect.DeepEqual(a, b)
+}
+
+func (f *fakeStore) DeleteAsset(_ context.Context, tag, actor string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.assets[tag]; !ok {
+		return notFound("asset", tag)
+	}
+	delete(f.assets, tag)
+	f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: at, Actor: actor, Action: "asset.remove", Subject: tag})
+	return nil
+}
+
+func (f *fakeStore) assetEntries() map[string]model.Asset {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]model.Asset, len(f.assets))
+	for k, v := range f.assets {
+		out[k] = v
+	}
+	return out
 }

@@ -14,8 +14,8 @@ import (
 // Who may do what. Every route that needs a login names one of these in
 // routeTable, which is the only place role checks are decided.
 var (
-	// everyone may read hosts, inventories, software, the media log and the
-	// media register.
+	// everyone may read hosts, inventories, software, the media log, the
+	// media register and the asset register.
 	everyone = model.Roles
 	// registerEditors keep the registers.
 	registerEditors = []model.Role{model.RoleAdmin, model.RoleDrift}
@@ -61,6 +61,8 @@ func (s *Server) routeTable() []route {
 		{"GET /media/register", pageRoute, everyone, 0, s.handleRegisterPage},
 		{"POST /media/register", pageRoute, registerEditors, maxUploadBytes, s.handleRegisterUpload},
 		{"POST /media/register/delete", pageRoute, registerEditors, 0, s.handleRegisterDeleteForm},
+		{"GET /assets", pageRoute, everyone, 0, s.handleAssetsPage},
+		{"POST /assets", pageRoute, registerEditors, maxUploadBytes, s.handleAssetsUpload},
 		{"GET /deviations", pageRoute, deviationReaders, 0, s.handleDeviationsPage},
 		{"GET /deviations/{id}", pageRoute, deviationReaders, 0, s.handleDeviationPage},
 		{"POST /deviations/{id}/status", pageRoute, deviationHandlers, 0, s.handleDeviationStatusForm},
@@ -77,6 +79,10 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/media/register.csv", apiRoute, everyone, 0, s.handleAPIRegisterCSV},
 		{"POST /api/v1/media/register", apiRoute, registerEditors, maxCSVBytes, s.handleAPIRegisterImport},
 		{"DELETE /api/v1/media/register/{key}", apiRoute, registerEditors, 0, s.handleAPIRegisterDelete},
+		{"GET /api/v1/assets", apiRoute, everyone, 0, s.handleAPIAssets},
+		{"GET /api/v1/assets.csv", apiRoute, everyone, 0, s.handleAPIAssetsCSV},
+		{"POST /api/v1/assets", apiRoute, registerEditors, maxCSVBytes, s.handleAPIAssetsImport},
+		{"DELETE /api/v1/assets/{tag}", apiRoute, registerEditors, 0, s.handleAPIAssetDelete},
 		{"GET /api/v1/deviations", apiRoute, deviationReaders, 0, s.handleAPIDeviations},
 		{"GET /api/v1/deviations/{id}", apiRoute, deviationReaders, 0, s.handleAPIDeviation},
 		{"POST /api/v1/deviations/{id}/status", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationStatus},
@@ -142,6 +148,7 @@ type perms struct {
 	Deviations       bool // may read deviations
 	HandleDeviations bool // may change their status and comment
 	EditRegister     bool // may import into and delete from the media register
+	EditAssets       bool // may import into the asset register
 }
 
 func (s *Server) permsOf(role model.Role) perms {
@@ -149,6 +156,7 @@ func (s *Server) permsOf(role model.Role) perms {
 		Deviations:       s.allowed(role, "GET /deviations"),
 		HandleDeviations: s.allowed(role, "POST /deviations/{id}/status"),
 		EditRegister:     s.allowed(role, "POST /media/register"),
+		EditAssets:       s.allowed(role, "POST /assets"),
 	}
 }
 

@@ -30,6 +30,8 @@ var wantRoles = func() map[string][]model.Role {
 		"GET /media/register":            all,
 		"POST /media/register":           editors,
 		"POST /media/register/delete":    editors,
+		"GET /assets":                    all,
+		"POST /assets":                   editors,
 		"GET /deviations":                readers,
 		"GET /deviations/{id}":           readers,
 		"POST /deviations/{id}/status":   handlers,
@@ -46,6 +48,10 @@ var wantRoles = func() map[string][]model.Role {
 		"GET /api/v1/media/register.csv":           all,
 		"POST /api/v1/media/register":              editors,
 		"DELETE /api/v1/media/register/{key}":      editors,
+		"GET /api/v1/assets":                       all,
+		"GET /api/v1/assets.csv":                   all,
+		"POST /api/v1/assets":                      editors,
+		"DELETE /api/v1/assets/{tag}":              editors,
 		"GET /api/v1/deviations":                   readers,
 		"GET /api/v1/deviations/{id}":              readers,
 		"POST /api/v1/deviations/{id}/status":      handlers,
@@ -59,7 +65,7 @@ func routeRequest(t *testing.T, pattern string) *http.Request {
 	t.Helper()
 	method, path, _ := strings.Cut(pattern, " ")
 	path = strings.TrimSuffix(path, "{$}")
-	path = strings.NewReplacer("{id}", invHost, "{key}", url.PathEscape(stickKey)).Replace(path)
+	path = strings.NewReplacer("{id}", invHost, "{key}", url.PathEscape(stickKey), "{tag}", "K-0001").Replace(path)
 	if strings.HasPrefix(path, "/deviations/") || strings.HasPrefix(path, "/api/v1/deviations/") {
 		path = strings.Replace(path, invHost, "AVVIK-2026-2", 1)
 	}
@@ -75,6 +81,13 @@ func routeRequest(t *testing.T, pattern string) *http.Request {
 		_, _ = fw.Write([]byte(registerCSV))
 		_ = mw.Close()
 		body, ct = b.String(), mw.FormDataContentType()
+	case "POST /assets":
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		fw, _ := mw.CreateFormFile("file", "a.csv")
+		_, _ = fw.Write([]byte(assetsCSV))
+		_ = mw.Close()
+		body, ct = b.String(), mw.FormDataContentType()
 	case "POST /media/register/delete":
 		body = url.Values{"key": {stickKey}}.Encode()
 	case "POST /deviations/{id}/status":
@@ -83,6 +96,8 @@ func routeRequest(t *testing.T, pattern string) *http.Request {
 		body = url.Values{"text": {"sett"}}.Encode()
 	case "POST /api/v1/media/register":
 		body, ct = registerCSV, "text/csv"
+	case "POST /api/v1/assets":
+		body, ct = assetsCSV, "text/csv"
 	case "POST /api/v1/deviations/{id}/status":
 		body, ct = `{"status":"avvist","reason":"feil regel"}`, "application/json"
 	case "POST /api/v1/deviations/{id}/comments":
@@ -132,6 +147,9 @@ func routeEnv(t *testing.T) *testEnv {
 func reseed(t *testing.T, e *testEnv) {
 	t.Helper()
 	if _, err := e.store.ImportMediaRegister(t.Context(), []model.MediaEntry{{VID: "0951", PID: "1666", Serial: "E0D55EA57486"}}, true, "test", e.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ImportAssets(t.Context(), []model.Asset{{Tag: "K-0001", Type: model.AssetPC, MACs: []string{"aa:bb:cc:dd:ee:01"}}}, true, "test", e.clock.now()); err != nil {
 		t.Fatal(err)
 	}
 	e.store.mu.Lock()

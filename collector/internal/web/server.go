@@ -27,6 +27,7 @@ type WebStore interface {
 	model.AgentStore
 	model.MediaStore
 	model.DeviationStore
+	model.AssetStore
 }
 
 // CSVProblem is what is wrong with one line of an uploaded register.
@@ -54,6 +55,13 @@ type Config struct {
 	// with cells a spreadsheet would run as formulas neutralised. Nil leaves
 	// the CSV export unavailable.
 	WriteMediaCSV func(w io.Writer, entries []model.MediaEntry) error
+	// ParseAssetsCSV reads an asset register in CSV form, reporting like
+	// ParseMediaCSV. Nil leaves the asset register import unavailable.
+	ParseAssetsCSV func(r io.Reader, validOnly bool) ([]model.Asset, []CSVProblem, error)
+	// WriteAssetsCSV writes the asset register in the form ParseAssetsCSV
+	// reads, with formula-like cells neutralised. Nil leaves the asset
+	// register's CSV export unavailable.
+	WriteAssetsCSV func(w io.Writer, assets []model.Asset) error
 	// SyncPolicy is called after the media register changed, so that agents
 	// get the new allow-list. Nil when there is nothing to push.
 	SyncPolicy func(ctx context.Context) error
@@ -82,9 +90,11 @@ type Server struct {
 	hashSem chan struct{}           // bounds concurrent argon2 runs (64 MiB each)
 	access  map[string][]model.Role // route pattern -> roles, from routeTable
 
-	parseCSV   func(io.Reader, bool) ([]model.MediaEntry, []CSVProblem, error)
-	writeCSV   func(io.Writer, []model.MediaEntry) error
-	syncPolicy func(context.Context) error
+	parseCSV       func(io.Reader, bool) ([]model.MediaEntry, []CSVProblem, error)
+	writeCSV       func(io.Writer, []model.MediaEntry) error
+	parseAssetsCSV func(io.Reader, bool) ([]model.Asset, []CSVProblem, error)
+	writeAssetsCSV func(io.Writer, []model.Asset) error
+	syncPolicy     func(context.Context) error
 
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
@@ -105,9 +115,11 @@ func New(cfg Config) (*Server, error) {
 		limiter: newRateLimiter(loginRateLimit, loginRateWindow),
 		hashSem: make(chan struct{}, max(1, min(runtime.NumCPU(), 4))),
 
-		parseCSV:   cfg.ParseMediaCSV,
-		writeCSV:   cfg.WriteMediaCSV,
-		syncPolicy: cfg.SyncPolicy,
+		parseCSV:       cfg.ParseMediaCSV,
+		writeCSV:       cfg.WriteMediaCSV,
+		parseAssetsCSV: cfg.ParseAssetsCSV,
+		writeAssetsCSV: cfg.WriteAssetsCSV,
+		syncPolicy:     cfg.SyncPolicy,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

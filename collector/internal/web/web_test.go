@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/collector/internal/register"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
@@ -77,7 +78,8 @@ func newEnv(t *testing.T, secure bool) *testEnv {
 	c := &clock{t: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
 	sr := &syncRecorder{}
 	srv, err := New(Config{Store: st, Now: c.now, Secure: secure,
-		ParseMediaCSV: fakeParseCSV, WriteMediaCSV: fakeWriteCSV, SyncPolicy: sr.sync})
+		ParseMediaCSV: fakeParseCSV, WriteMediaCSV: fakeWriteCSV, SyncPolicy: sr.sync,
+		ParseAssetsCSV: testParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
