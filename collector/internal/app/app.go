@@ -86,7 +86,19 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	if err := e.SyncPolicy(ctx); err != nil {
 		return err
 	}
-	engine, err := e.newEngine()
+	notifier, err := e.newNotifier()
+	if err != nil {
+		return err
+	}
+	var onChange func([]model.RecordResult)
+	if notifier != nil {
+		dctx, dcancel := context.WithCancel(ctx)
+		ddone := make(chan struct{})
+		go func() { defer close(ddone); _ = notifier.disp.Run(dctx) }()
+		defer func() { dcancel(); <-ddone }() // after the engine stopped, before the store closes
+		onChange = func(res []model.RecordResult) { notifier.deviationsChanged(ctx, res) }
+	}
+	engine, err := e.newEngine(onChange)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (e *Env) SyncPolicy(ctx context.Context) error {
 }
 
 // newEngine builds the deviation engine from the configuration.
-func (e *Env) newEngine() (*deviation.Engine, error) {
+func (e *Env) newEngine(onChange func([]model.RecordResult)) (*deviation.Engine, error) {
 	zones, err := e.Cfg.ZoneTable()
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func (e *Env) newEngine() (*deviation.Engine, error) {
 	}
 	return deviation.New(deviation.Config{
 		Store: e.Store, Rules: rc, Zones: zones, Due: due,
-		Logger: e.Log.With("part", "deviation"),
+		Logger: e.Log.With("part", "deviation"), OnChange: onChange,
 	}), nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/mail"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -59,6 +60,35 @@ type Config struct {
 	Rules map[string]Rule `yaml:"rules"`
 	// Deviations tunes deviation handling.
 	Deviations Deviations `yaml:"deviations"`
+	// Notify says how deviations reach people.
+	Notify Notify `yaml:"notify"`
+}
+
+// Notify is the notify section: the mail server and who is told.
+type Notify struct {
+	SMTP SMTP `yaml:"smtp"`
+	// SecurityOfficer is the information security officer, who is told of
+	// every new deviation.
+	SecurityOfficer Recipient `yaml:"security_officer"`
+	// UIURL is the UI's address as people reach it, for links in messages
+	// ("https://sonevakt.kommune.no:8443").
+	UIURL string `yaml:"ui_url"`
+}
+
+// SMTP is the submission server deviations are mailed through.
+type SMTP struct {
+	Addr         string `yaml:"addr"` // host:port; "" sends no e-mail
+	From         string `yaml:"from"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"` // a file holding the password (keep it 0600)
+	CAFile       string `yaml:"ca_file"`       // PEM CAs for the server's certificate; "" for the system's
+	AllowNoTLS   bool   `yaml:"allow_no_tls"`  // send without STARTTLS (never do this off localhost)
+}
+
+// Recipient is one person told of deviations.
+type Recipient struct {
+	Email string `yaml:"email"`
+	Lang  string `yaml:"lang"` // nb (default) or en
 }
 
 // Media is the media section: the media policy pushed to agents.
@@ -155,6 +185,34 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.DeviationDue(); err != nil {
 		return err
+	}
+	return c.Notify.validate()
+}
+
+func (n Notify) validate() error {
+	if n.SMTP.Addr != "" {
+		if _, _, err := net.SplitHostPort(n.SMTP.Addr); err != nil {
+			return fmt.Errorf("notify.smtp.addr %q: want HOST:PORT", n.SMTP.Addr)
+		}
+		if n.SMTP.From == "" {
+			return errors.New("notify.smtp.from is empty: set the sender address")
+		}
+		if _, err := mail.ParseAddress(n.SMTP.From); err != nil {
+			return fmt.Errorf("notify.smtp.from %q: %v", n.SMTP.From, err)
+		}
+	}
+	if n.SecurityOfficer.Email != "" {
+		if _, err := mail.ParseAddress(n.SecurityOfficer.Email); err != nil {
+			return fmt.Errorf("notify.security_officer.email %q: %v", n.SecurityOfficer.Email, err)
+		}
+		if n.SMTP.Addr == "" {
+			return errors.New("notify.security_officer.email is set but notify.smtp.addr is not: no way to send")
+		}
+	}
+	switch n.SecurityOfficer.Lang {
+	case "", "nb", "en":
+	default:
+		return fmt.Errorf("notify.security_officer.lang %q: want nb or en", n.SecurityOfficer.Lang)
 	}
 	return nil
 }

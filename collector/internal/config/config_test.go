@@ -41,6 +41,13 @@ func TestLoad(t *testing.T) {
 		{"due severity", "data_dir: /x\ndeviations:\n  due: {urgent: 12h}\n", "deviations.due.urgent: unknown severity"},
 		{"due value", "data_dir: /x\ndeviations:\n  due: {high: 3 days}\n", `deviations.due.high "3 days": want a positive duration`},
 		{"due negative", "data_dir: /x\ndeviations:\n  due: {high: -1h}\n", `deviations.due.high "-1h"`},
+
+		{"notify", "data_dir: /x\nnotify:\n  smtp: {addr: \"mail:587\", from: \"Sonevakt <s@k.no>\"}\n  security_officer: {email: isa@k.no, lang: en}\n", ""},
+		{"notify addr", "data_dir: /x\nnotify:\n  smtp: {addr: mail, from: s@k.no}\n", `notify.smtp.addr "mail": want HOST:PORT`},
+		{"notify from", "data_dir: /x\nnotify:\n  smtp: {addr: \"mail:25\"}\n", "notify.smtp.from is empty"},
+		{"notify officer", "data_dir: /x\nnotify:\n  smtp: {addr: \"mail:25\", from: s@k.no}\n  security_officer: {email: not-an-address}\n", `notify.security_officer.email "not-an-address"`},
+		{"notify no smtp", "data_dir: /x\nnotify:\n  security_officer: {email: isa@k.no}\n", "notify.smtp.addr is not"},
+		{"notify lang", "data_dir: /x\nnotify:\n  smtp: {addr: \"mail:25\", from: s@k.no}\n  security_officer: {email: isa@k.no, lang: de}\n", `lang "de": want nb or en`},
 	}
 	for _, tt := range tests {
 		p := filepath.Join(t.TempDir(), "collector.yaml")
