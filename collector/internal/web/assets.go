@@ -80,14 +80,7 @@ func (s *Server) handleAPIAssetsCSV(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("write asset register CSV: %w", err))
 		return
 	}
-	name := "asset-register-" + s.now().Format("2006-01-02") + ".csv"
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, _ = buf.WriteTo(w)
+	sendCSV(w, "asset-register-"+s.now().Format("2006-01-02")+".csv", &buf)
 }
 
 // assetImportResult is what an accepted asset import changed.

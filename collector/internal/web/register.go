@@ -73,7 +73,11 @@ func (s *Server) handleAPIRegisterCSV(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("write media register CSV: %w", err))
 		return
 	}
-	name := "media-register-" + s.now().Format("2006-01-02") + ".csv"
+	sendCSV(w, "media-register-"+s.now().Format("2006-01-02")+".csv", &buf)
+}
+
+// sendCSV answers with buf as a CSV download named name.
+func sendCSV(w http.ResponseWriter, name string, buf *bytes.Buffer) {
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
