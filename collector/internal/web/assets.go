@@ -255,22 +255,13 @@ func (s *Server) handleAssetsUpload(w http.ResponseWriter, r *http.Request) {
 		v.FormError = ue.message(lang)
 		s.renderAssets(w, r, status, v)
 	}
-	replace, err := importOptions(r.PostFormValue("mode"), v.ValidOnly)
+	replace, f, err := csvUpload(r, v.ValidOnly)
 	if err != nil {
 		refused(err)
 		return
 	}
-	f, hdr, err := r.FormFile("file")
-	if err != nil {
-		refused(refuse(model.ErrInvalid, "problem.no_file"))
-		return
-	}
 	defer f.Close()
-	if hdr.Size > maxCSVBytes {
-		refused(refuse(errTooLarge, "problem.too_large", int64(maxCSVBytes)))
-		return
-	}
-	out, err := s.importAssets(ctx, p.Name, io.LimitReader(f, maxCSVBytes), replace, v.ValidOnly)
+	out, err := s.importAssets(ctx, p.Name, f, replace, v.ValidOnly)
 	if err != nil {
 		refused(err)
 		return

@@ -76,6 +76,28 @@ func (s *Server) handleAPIRegisterCSV(w http.ResponseWriter, r *http.Request) {
 	sendCSV(w, "media-register-"+s.now().Format("2006-01-02")+".csv", &buf)
 }
 
+// csvUpload reads an upload form's mode and file, given whether only the
+// valid lines are wanted: the file's content, bounded by maxCSVBytes, to be
+// closed by the caller. Errors are userErrors fit for the form.
+func csvUpload(r *http.Request, validOnly bool) (replace bool, body io.ReadCloser, err error) {
+	replace, err = importOptions(r.PostFormValue("mode"), validOnly)
+	if err != nil {
+		return false, nil, err
+	}
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		return false, nil, refuse(model.ErrInvalid, "problem.no_file")
+	}
+	if hdr.Size > maxCSVBytes {
+		f.Close()
+		return false, nil, refuse(errTooLarge, "problem.too_large", int64(maxCSVBytes))
+	}
+	return replace, struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, maxCSVBytes), f}, nil
+}
+
 // sendCSV answers with buf as a CSV download named name.
 func sendCSV(w http.ResponseWriter, name string, buf *bytes.Buffer) {
 	h := w.Header()
@@ -318,22 +340,13 @@ func (s *Server) handleRegisterUpload(w http.ResponseWriter, r *http.Request) {
 		v.FormError = ue.message(lang)
 		s.renderRegister(w, r, status, v)
 	}
-	replace, err := importOptions(r.PostFormValue("mode"), v.ValidOnly)
+	replace, f, err := csvUpload(r, v.ValidOnly)
 	if err != nil {
 		refused(err)
 		return
 	}
-	f, hdr, err := r.FormFile("file")
-	if err != nil {
-		refused(refuse(model.ErrInvalid, "problem.no_file"))
-		return
-	}
 	defer f.Close()
-	if hdr.Size > maxCSVBytes {
-		refused(refuse(errTooLarge, "problem.too_large", int64(maxCSVBytes)))
-		return
-	}
-	out, err := s.importRegister(ctx, p.Name, io.LimitReader(f, maxCSVBytes), replace, v.ValidOnly)
+	out, err := s.importRegister(ctx, p.Name, f, replace, v.ValidOnly)
 	if err != nil {
 		refused(err)
 		return
