@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -98,21 +97,10 @@ type assetJSON struct {
 	UpdatedBy   string    `json:"updated_by,omitempty"`
 }
 
-// assetDetail is the audit detail of an asset change: the asset before and
-// after, null for none.
-func assetDetail(before, after *model.Asset) (string, error) {
-	conv := func(a *model.Asset) *assetJSON {
-		if a == nil {
-			return nil
-		}
-		return &assetJSON{a.Tag, a.Type, a.Serial, a.MACs, a.Hostname, a.OwnerUnit, a.Responsible, a.OperatedBy,
-			a.Building, a.Room, a.Zone, a.Status, a.Note, a.UpdatedAt.UTC(), a.UpdatedBy}
-	}
-	b, err := json.Marshal(struct {
-		Before *assetJSON `json:"before"`
-		After  *assetJSON `json:"after"`
-	}{conv(before), conv(after)})
-	return string(b), err
+// toAssetJSON is an asset as its audit entries show it.
+func toAssetJSON(a model.Asset) assetJSON {
+	return assetJSON{a.Tag, a.Type, a.Serial, a.MACs, a.Hostname, a.OwnerUnit, a.Responsible, a.OperatedBy,
+		a.Building, a.Room, a.Zone, a.Status, a.Note, a.UpdatedAt.UTC(), a.UpdatedBy}
 }
 
 // sameAsset reports whether two assets (MACs sorted) hold the same register
@@ -302,11 +290,7 @@ func auditAsset(ctx context.Context, tx *sql.Tx, action string, before, after *m
 	} else if after != nil {
 		tag = after.Tag
 	}
-	detail, err := assetDetail(before, after)
-	if err != nil {
-		return fmt.Errorf("audit asset %s: %w", tag, err)
-	}
-	return appendAudit(ctx, tx, model.AuditEvent{At: at, Actor: actor, Action: action, Subject: tag, Detail: detail})
+	return auditChange(ctx, tx, action, tag, before, after, toAssetJSON, actor, at)
 }
 
 // DeleteAsset removes the asset with tag and its MACs, audited; ErrNotFound

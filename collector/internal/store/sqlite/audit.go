@@ -16,6 +16,27 @@ const insertAudit = `INSERT INTO audit_log (at, actor, action, subject, detail) 
 
 // appendAudit appends e to the audit log inside tx, so that a change and its
 // audit entry commit together.
+// auditChange appends the audit entry of a register change in tx: the detail
+// is {"before": …, "after": …}, each side as toJSON renders it and null for
+// none (an added or removed item).
+func auditChange[T, J any](ctx context.Context, tx *sql.Tx, action, subject string, before, after *T, toJSON func(T) J, actor string, at time.Time) error {
+	conv := func(v *T) *J {
+		if v == nil {
+			return nil
+		}
+		j := toJSON(*v)
+		return &j
+	}
+	b, err := json.Marshal(struct {
+		Before *J `json:"before"`
+		After  *J `json:"after"`
+	}{conv(before), conv(after)})
+	if err != nil {
+		return fmt.Errorf("audit %s %s: %w", action, subject, err)
+	}
+	return appendAudit(ctx, tx, model.AuditEvent{At: at, Actor: actor, Action: action, Subject: subject, Detail: string(b)})
+}
+
 func appendAudit(ctx context.Context, tx *sql.Tx, e model.AuditEvent) error {
 	if _, err := tx.ExecContext(ctx, insertAudit, nanos(e.At), e.Actor, e.Action, e.Subject, e.Detail); err != nil {
 		return fmt.Errorf("append audit %s: %w", e.Action, err)

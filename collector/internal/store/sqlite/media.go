@@ -174,21 +174,10 @@ type registerJSON struct {
 	UpdatedBy          string    `json:"updated_by,omitempty"`
 }
 
-// registerDetail is the audit detail of a register change: the entry before
-// and after, null for none.
-func registerDetail(before, after *model.MediaEntry) (string, error) {
-	conv := func(e *model.MediaEntry) *registerJSON {
-		if e == nil {
-			return nil
-		}
-		return &registerJSON{e.VID, e.PID, e.Serial, e.MarkingID, e.OwnerUnit, e.Classification,
-			e.EncryptionRequired, e.Note, e.UpdatedAt.UTC(), e.UpdatedBy}
-	}
-	b, err := json.Marshal(struct {
-		Before *registerJSON `json:"before"`
-		After  *registerJSON `json:"after"`
-	}{conv(before), conv(after)})
-	return string(b), err
+// toRegisterJSON is a media register entry as its audit entries show it.
+func toRegisterJSON(e model.MediaEntry) registerJSON {
+	return registerJSON{e.VID, e.PID, e.Serial, e.MarkingID, e.OwnerUnit, e.Classification,
+		e.EncryptionRequired, e.Note, e.UpdatedAt.UTC(), e.UpdatedBy}
 }
 
 // sameEntry reports whether two entries hold the same register data, whoever
@@ -297,11 +286,7 @@ func (db *DB) ImportMediaRegister(ctx context.Context, entries []model.MediaEntr
 }
 
 func auditRegister(ctx context.Context, tx *sql.Tx, action, key string, before, after *model.MediaEntry, actor string, at time.Time) error {
-	detail, err := registerDetail(before, after)
-	if err != nil {
-		return fmt.Errorf("audit entry %s: %w", key, err)
-	}
-	return appendAudit(ctx, tx, model.AuditEvent{At: at, Actor: actor, Action: action, Subject: key, Detail: detail})
+	return auditChange(ctx, tx, action, key, before, after, toRegisterJSON, actor, at)
 }
 
 // DeleteMediaEntry removes the entry with key, audited; ErrNotFound if absent.
