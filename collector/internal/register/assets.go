@@ -76,29 +76,11 @@ func ParseAssetsCSV(r io.Reader, opts ParseOptions) ([]model.Asset, Report, erro
 	tags := make(map[string]int)    // tag -> line
 	macs := make(map[string]int)    // mac -> line
 	serials := make(map[string]int) // serial -> line
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, rep, fmt.Errorf("read asset register: %w", err)
-			}
-			rep.Lines++
-			rep.addf(pe.StartLine, "%v", pe.Err)
-			continue
-		}
-		if blank(rec) {
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		rep.Lines++
+	err = eachRecord(cr, &rep, "asset register", func(rec []string, line int) {
 		before := len(rep.Problems)
 		a := parseAsset(rec, cols, width, line, &rep)
 		if len(rep.Problems) > before {
-			continue
+			return
 		}
 		if first, dup := tags[a.Tag]; dup {
 			rep.addf(line, "asset tag %q repeats line %d", a.Tag, first)
@@ -112,7 +94,7 @@ func ParseAssetsCSV(r io.Reader, opts ParseOptions) ([]model.Asset, Report, erro
 			rep.addf(line, "serial %q is also on line %d", a.Serial, first)
 		}
 		if len(rep.Problems) > before {
-			continue
+			return
 		}
 		tags[a.Tag] = line
 		for _, m := range a.MACs {
@@ -123,6 +105,9 @@ func ParseAssetsCSV(r io.Reader, opts ParseOptions) ([]model.Asset, Report, erro
 		}
 		rep.Valid++
 		assets = append(assets, a)
+	})
+	if err != nil {
+		return nil, rep, err
 	}
 	if !rep.OK() && !opts.ValidOnly {
 		return nil, rep, nil

@@ -84,3 +84,32 @@ func readColumns(header, known, required []string, rep *Report) (map[string]int,
 	}
 	return cols, true
 }
+
+// eachRecord reads cr to its end: every line counts in rep, a line the CSV
+// reader cannot parse is a problem of that line, and fn gets each non-blank
+// record with the line it starts on. The error is for input that cannot be
+// read at all (what names the register).
+func eachRecord(cr *csv.Reader, rep *Report, what string, fn func(rec []string, line int)) error {
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return fmt.Errorf("read %s: %w", what, err)
+			}
+			// The reader goes on with the next line.
+			rep.Lines++
+			rep.addf(pe.StartLine, "%v", pe.Err)
+			continue
+		}
+		if blank(rec) {
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		rep.Lines++
+		fn(rec, line)
+	}
+}

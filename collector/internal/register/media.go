@@ -152,39 +152,23 @@ func ParseMediaCSV(r io.Reader, opts ParseOptions) ([]model.MediaEntry, Report, 
 
 	var entries []model.MediaEntry
 	seen := make(map[string]int) // key -> line
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, rep, fmt.Errorf("read media register: %w", err)
-			}
-			// The reader goes on with the next line.
-			rep.Lines++
-			rep.addf(pe.StartLine, "%v", pe.Err)
-			continue
-		}
-		if blank(rec) {
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		rep.Lines++
+	err = eachRecord(cr, &rep, "media register", func(rec []string, line int) {
 		before := len(rep.Problems)
 		e := parseEntry(rec, cols, width, line, &rep)
 		if len(rep.Problems) > before {
-			continue
+			return
 		}
 		k := e.Key()
 		if first, dup := seen[k]; dup {
 			rep.addf(line, "medium %s repeats line %d", k, first)
-			continue
+			return
 		}
 		seen[k] = line
 		rep.Valid++
 		entries = append(entries, e)
+	})
+	if err != nil {
+		return nil, rep, err
 	}
 	if !rep.OK() && !opts.ValidOnly {
 		return nil, rep, nil
