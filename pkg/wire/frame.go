@@ -64,6 +64,9 @@ type Policy struct {
 	RenewAfter float64 `cbor:"4,keyasint,omitempty" json:"renew_after,omitempty"`
 	// Media says how removable media are judged; nil means audit, no marking.
 	Media *MediaPolicy `cbor:"5,keyasint,omitempty" json:"media,omitempty"`
+	// Zones is the zone table and firewall map flows are classified and
+	// judged by; nil when the collector has none (flows are then not judged).
+	Zones *ZonePolicy `cbor:"6,keyasint,omitempty" json:"zones,omitempty"`
 }
 
 // PolicyAck tells the collector which policy the agent now holds.
