@@ -3,10 +3,15 @@
 // address to its zone by the longest matching prefix, and a host with
 // addresses in several zones to the most sensitive of them.
 //
+// A Map is a zones file loaded (Parse, Load) or a zone policy received
+// (FromPolicy): the zones with their purposes and parents, where every
+// address not listed falls in the implicit zone "external", and the firewall
+// map (S5.3): the allowed zone-to-zone flows, each with its justification and
+// owner, so that an observed flow can be judged (Map.Allowed).
+//
 // It is shared by the collector (judging hosts and flows) and the agent
-// (classifying traffic), so it does no I/O and keeps lookups free of
-// allocation. The firewall map (the allowed zone-to-zone flows, S5.3) joins
-// this package beside the table; reading zones from a file is the caller's.
+// (classifying traffic), so it does no I/O beyond Load and keeps lookups
+// free of allocation.
 package zone
 
 import (
@@ -43,7 +48,13 @@ const maxNameLen = 64
 type Zone struct {
 	Name  string
 	Level string // External, Internal or Sensitive; "" only for "no zone"
-	CIDRs []netip.Prefix
+	// Purpose says what the zone holds, as the strategy subdivides sensitive
+	// personal data by purpose (S5.1): "Helse og omsorg, journalsystem".
+	Purpose string
+	// Parent names the zone this one is part of; its prefixes may lie inside
+	// the parent's ("" for a top-level zone).
+	Parent string
+	CIDRs  []netip.Prefix
 }
 
 // Sensitive reports whether the zone holds sensitive personal data.
@@ -121,7 +132,8 @@ func NewTable(zones []Zone) (*Table, error) {
 				t.v6 = addPrefix(t.v6, p, i)
 			}
 		}
-		t.zones[i] = Zone{Name: z.Name, Level: z.Level, CIDRs: slices.Clone(z.CIDRs)}
+		z.CIDRs = slices.Clone(z.CIDRs)
+		t.zones[i] = z
 	}
 	return t, nil
 }
@@ -156,7 +168,8 @@ func (t *Table) Zones() []Zone {
 	}
 	out := make([]Zone, len(t.zones))
 	for i, z := range t.zones {
-		out[i] = Zone{Name: z.Name, Level: z.Level, CIDRs: slices.Clone(z.CIDRs)}
+		z.CIDRs = slices.Clone(z.CIDRs)
+		out[i] = z
 	}
 	return out
 }
