@@ -5,8 +5,9 @@
 // hands the lot to the store, which dedupes them into one open deviation per
 // rule and subject.
 //
-// The Engine is the loop that does this for media events: woken by ingest
-// after a commit, and on a timer to retry and to pick up what a crash left.
+// The Engine is the loop that does this for media events and hourly flows:
+// woken by ingest after a commit, and on a timer to retry and to pick up
+// what a crash left.
 // What the rules decide lives in package rules; how a deviation moves through
 // its lifecycle is the store's (and the web's, for people's actions).
 package deviation
@@ -36,8 +37,9 @@ const (
 // Store is what the engine needs of the store.
 type Store interface {
 	PendingMedia(ctx context.Context, limit int) ([]model.MediaEvent, error)
+	PendingFlows(ctx context.Context, limit int) ([]model.FlowHour, error)
 	MediaRegister(ctx context.Context) ([]model.MediaEntry, error)
-	RecordFindings(ctx context.Context, fs []model.NewDeviation, evaluated []int64, now time.Time) ([]model.RecordResult, error)
+	RecordFindings(ctx context.Context, fs []model.NewDeviation, judged model.Judged, now time.Time) ([]model.RecordResult, error)
 	CurrentPolicy(ctx context.Context) (wire.Policy, error)
 	GetHost(ctx context.Context, agentID string) (model.HostSummary, error)
 }
@@ -46,9 +48,17 @@ type Store interface {
 type Config struct {
 	Store Store
 	Rules rules.Config
+	// ZoneMap is the zones file: the zones and the firewall map that
+	// cross-zone-flow and shared-solution judge flows by; nil when none is
+	// configured (then neither fires, and pending flows are marked judged
+	// with no findings).
+	ZoneMap *zone.Map
 	// Zones places hosts in zones by the addresses of their interfaces; nil
-	// when no zones are configured (every zone is then unknown).
+	// for ZoneMap's zones (and with neither, every host's zone is unknown).
 	Zones *zone.Table
+	// SharedSolutions are the hosts registered as shared-solution machines
+	// (S5.2), by agent id or hostname: shared-solution spares them.
+	SharedSolutions map[string]bool
 	// Due is the time to handle a deviation by severity, over DefaultDue.
 	Due    map[string]time.Duration
 	Now    func() time.Time // nil means time.Now
@@ -64,7 +74,8 @@ type Config struct {
 	Batch int
 }
 
-// Engine judges pending media events and records what the rules find.
+// Engine judges pending media events and hourly flows and records what the
+// rules find.
 type Engine struct {
 	cfg  Config
 	sla  SLA
@@ -112,7 +123,7 @@ func (e *Engine) Run(ctx context.Context) {
 	for {
 		wake := e.wake
 		if err := e.Evaluate(ctx); err != nil && ctx.Err() == nil {
-			e.log.ErrorContext(ctx, "evaluate media events; retrying", "err", err, "in", e.cfg.Interval)
+			e.log.ErrorContext(ctx, "evaluate pending events; retrying", "err", err, "in", e.cfg.Interval)
 			wake = nil // a failing store is not hammered on every commit
 		}
 		select {
@@ -124,13 +135,32 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// Evaluate judges every pending media event now, in chunks of Batch, each
-// chunk's findings stored with its events marked judged in one transaction.
-// It stops at the first error; the chunks before it stay stored.
+// Evaluate judges every pending media event and then every pending hourly
+// flow now, in chunks of Batch, each chunk's findings stored with its rows
+// marked judged in one transaction. Each kind stops at its first error (the
+// chunks before it stay stored); the errors of both are returned.
 func (e *Engine) Evaluate(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var r *round
+	round := func() (*round, error) {
+		if r == nil {
+			// The register and the policy, once per evaluation: a change
+			// applies from the next one.
+			var err error
+			if r, err = e.newRound(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	}
+	errMedia := e.evaluateMedia(ctx, round)
+	errFlows := e.evaluateFlows(ctx, round)
+	return errors.Join(errMedia, errFlows)
+}
+
+// evaluateMedia judges the pending media events, chunk by chunk.
+func (e *Engine) evaluateMedia(ctx context.Context, round func() (*round, error)) error {
 	var last int64
 	for {
 		evs, err := e.cfg.Store.PendingMedia(ctx, e.cfg.Batch)
@@ -145,18 +175,43 @@ func (e *Engine) Evaluate(ctx context.Context) error {
 			// record the same findings again and again.
 			return fmt.Errorf("media event %d is still pending after it was judged", evs[0].ID)
 		}
-		if r == nil {
-			// The register and the policy, once per evaluation: a change
-			// applies from the next one.
-			if r, err = e.newRound(ctx); err != nil {
-				return err
-			}
+		r, err := round()
+		if err != nil {
+			return err
 		}
 		if err := e.judge(ctx, r, evs); err != nil {
 			return err
 		}
 		last = evs[len(evs)-1].ID
 		if len(evs) < e.cfg.Batch {
+			return nil
+		}
+	}
+}
+
+// evaluateFlows judges the pending hourly flows, chunk by chunk.
+func (e *Engine) evaluateFlows(ctx context.Context, round func() (*round, error)) error {
+	var last int64
+	for {
+		fs, err := e.cfg.Store.PendingFlows(ctx, e.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("read pending hourly flows: %w", err)
+		}
+		if len(fs) == 0 {
+			return nil
+		}
+		if fs[0].ID <= last {
+			return fmt.Errorf("hourly flow %d is still pending after it was judged", fs[0].ID)
+		}
+		r, err := round()
+		if err != nil {
+			return err
+		}
+		if err := e.judgeFlows(ctx, r, fs); err != nil {
+			return err
+		}
+		last = fs[len(fs)-1].ID
+		if len(fs) < e.cfg.Batch {
 			return nil
 		}
 	}
@@ -185,7 +240,7 @@ func (e *Engine) newRound(ctx context.Context) (*round, error) {
 	return r, nil
 }
 
-// judge evaluates one chunk of events and stores its findings.
+// judge evaluates one chunk of media events and stores its findings.
 func (e *Engine) judge(ctx context.Context, r *round, evs []model.MediaEvent) error {
 	now := e.now()
 	var news []model.NewDeviation
@@ -209,9 +264,56 @@ func (e *Engine) judge(ctx context.Context, r *round, evs []model.MediaEvent) er
 		}
 		ids = append(ids, ev.ID)
 	}
-	res, err := e.cfg.Store.RecordFindings(ctx, news, ids, now)
+	return e.record(ctx, news, model.Judged{Media: ids}, now,
+		fmt.Sprintf("media events %d to %d", ids[0], ids[len(ids)-1]))
+}
+
+// judgeFlows evaluates one chunk of hourly flows with cross-zone-flow, row
+// by row, and with shared-solution, host by host over the chunk, and stores
+// their findings. The unit of a flow is not known yet (the organisation
+// register will tell a host's unit), so flows go to the security officer.
+func (e *Engine) judgeFlows(ctx context.Context, r *round, fs []model.FlowHour) error {
+	now := e.now()
+	zm := e.cfg.ZoneMap
+	var news []model.NewDeviation
+	ids := make([]int64, 0, len(fs))
+	var agents []string
+	byAgent := map[string][]model.FlowHour{}
+	for _, f := range fs {
+		if fd, ok := rules.Flow(f, zm, e.cfg.Rules); ok {
+			news = append(news, Open(fd, "", e.sla, now))
+		}
+		if _, ok := byAgent[f.AgentID]; !ok {
+			agents = append(agents, f.AgentID)
+		}
+		byAgent[f.AgentID] = append(byAgent[f.AgentID], f)
+		ids = append(ids, f.ID)
+	}
+	if zm != nil {
+		for _, ag := range agents {
+			own, err := e.hostZone(ctx, r, ag)
+			if err != nil {
+				return err
+			}
+			hf := byAgent[ag]
+			host := hf[0].Hostname
+			in := rules.SharedInput{AgentID: ag, Hostname: host, Own: own, Flows: hf,
+				Registered: e.cfg.SharedSolutions[ag] || (host != "" && e.cfg.SharedSolutions[host])}
+			if fd, ok := rules.Shared(in, zm, e.cfg.Rules); ok {
+				news = append(news, Open(fd, "", e.sla, now))
+			}
+		}
+	}
+	return e.record(ctx, news, model.Judged{Flows: ids}, now,
+		fmt.Sprintf("hourly flows %d to %d", ids[0], ids[len(ids)-1]))
+}
+
+// record stores one chunk's findings with its rows marked judged, logs the
+// deviations opened and reports the change; what names the chunk in errors.
+func (e *Engine) record(ctx context.Context, news []model.NewDeviation, judged model.Judged, now time.Time, what string) error {
+	res, err := e.cfg.Store.RecordFindings(ctx, news, judged, now)
 	if err != nil {
-		return fmt.Errorf("record findings of media events %d to %d: %w", ids[0], ids[len(ids)-1], err)
+		return fmt.Errorf("record findings of %s: %w", what, err)
 	}
 	for i, rr := range res {
 		if rr.Created && i < len(news) {
@@ -226,10 +328,15 @@ func (e *Engine) judge(ctx context.Context, r *round, evs []model.MediaEvent) er
 }
 
 // hostZone returns the zone of an agent's host, from the addresses of its
-// interfaces; the zero Zone when no zones are configured, the host has sent
-// no facts, or no address is in a zone.
+// interfaces by Zones, else by ZoneMap's zones; the zero Zone when no zones
+// are configured, the host has sent no facts, or no address is in a listed
+// zone.
 func (e *Engine) hostZone(ctx context.Context, r *round, agentID string) (zone.Zone, error) {
-	if e.cfg.Zones.Len() == 0 {
+	zones := e.cfg.Zones
+	if zones == nil {
+		zones = e.cfg.ZoneMap.Table()
+	}
+	if zones.Len() == 0 {
 		return zone.Zone{}, nil
 	}
 	if z, ok := r.zones[agentID]; ok {
@@ -239,7 +346,7 @@ func (e *Engine) hostZone(ctx context.Context, r *round, agentID string) (zone.Z
 	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return zone.Zone{}, fmt.Errorf("read host %s: %w", agentID, err)
 	}
-	z, _ := e.cfg.Zones.HostZone(HostAddrs(h.Facts))
+	z, _ := zones.HostZone(HostAddrs(h.Facts))
 	r.zones[agentID] = z
 	return z, nil
 }

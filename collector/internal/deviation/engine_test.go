@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/rules"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
@@ -25,6 +27,7 @@ import (
 type fakeStore struct {
 	mu       sync.Mutex
 	events   []model.MediaEvent
+	flows    []model.FlowHour
 	register []model.MediaEntry
 	policy   wire.Policy
 	hosts    map[string]model.HostSummary
@@ -91,6 +94,21 @@ func (s *fakeStore) PendingMedia(ctx context.Context, limit int) ([]model.MediaE
 	return out, nil
 }
 
+func (s *fakeStore) PendingFlows(ctx context.Context, limit int) ([]model.FlowHour, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit <= 0 {
+		return nil, model.ErrInvalid
+	}
+	var out []model.FlowHour
+	for _, f := range s.flows {
+		if !f.Evaluated && len(out) < limit {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
 func (s *fakeStore) MediaRegister(ctx context.Context) ([]model.MediaEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,7 +131,7 @@ func (s *fakeStore) GetHost(ctx context.Context, agentID string) (model.HostSumm
 	return h, nil
 }
 
-func (s *fakeStore) RecordFindings(ctx context.Context, fs []model.NewDeviation, evaluated []int64, now time.Time) ([]model.RecordResult, error) {
+func (s *fakeStore) RecordFindings(ctx context.Context, fs []model.NewDeviation, judged model.Judged, now time.Time) ([]model.RecordResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -139,8 +157,13 @@ func (s *fakeStore) RecordFindings(ctx context.Context, fs []model.NewDeviation,
 	s.calls++
 	if !s.noMark {
 		for i := range s.events {
-			if slices.Contains(evaluated, s.events[i].ID) {
+			if slices.Contains(judged.Media, s.events[i].ID) {
 				s.events[i].Evaluated = true
+			}
+		}
+		for i := range s.flows {
+			if slices.Contains(judged.Flows, s.flows[i].ID) {
+				s.flows[i].Evaluated = true
 			}
 		}
 	}
@@ -457,5 +480,234 @@ func TestHostAddrs(t *testing.T) {
 	}
 	if HostAddrs(nil) != nil {
 		t.Error("HostAddrs(nil) is not nil")
+	}
+}
+
+// flowZones is the zones file of the flow tests.
+const flowZones = `
+zones:
+  - name: kontor
+    kind: internal
+    prefixes: [10.1.0.0/16]
+  - name: skole
+    kind: internal
+    prefixes: [172.16.0.0/12]
+  - name: helse
+    kind: sensitive
+    purpose: Helse og omsorg
+    prefixes: [10.20.0.0/16]
+firewall:
+  - id: web
+    from: kontor
+    to: external
+    proto: tcp
+    ports: [443]
+    justification: Nettlesing via proxy
+    owner: drift
+  - id: journal
+    from: kontor
+    to: helse
+    proto: tcp
+    ports: [443]
+    justification: Journalsystemet
+    owner: helse
+`
+
+// sqliteStore opens a real SQLite store in the test's directory with agents
+// enrolled under the given ids, each with the hostname "host-<id>" and one
+// interface at 10.1.0.<n> (zone kontor).
+func sqliteStore(t *testing.T, agents ...string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for i, id := range agents {
+		at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		if err := db.CreateAgent(t.Context(), model.Agent{ID: id, Fingerprint: "fp-" + id, Hostname: "host-" + id,
+			CertSerial: "01", CertNotAfter: at.AddDate(1, 0, 0), EnrolledAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		host := &wire.Host{Hostname: "host-" + id, Interfaces: []wire.Interface{{Name: "eth0", Addrs: []string{fmt.Sprintf("10.1.0.%d/16", i+1)}}}}
+		if _, err := db.Ingest(t.Context(), model.IngestBatch{AgentID: id, ReceivedAt: at, Facts: host, FactsAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// ingestFlows stores one flows record of the interval starting at start,
+// with seq seq, for agent id.
+func ingestFlows(t *testing.T, db *sqlite.DB, id string, seq uint64, start time.Time, flows ...wire.Flow) {
+	t.Helper()
+	body := wire.Flows{Start: start.UnixNano(), End: start.Add(time.Minute).UnixNano(), Source: "capture:eth0", Flows: flows}
+	r, err := wire.NewRecord(wire.KindFlows, start.Add(time.Minute), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Seq = seq
+	res, err := db.Ingest(t.Context(), model.IngestBatch{AgentID: id, ReceivedAt: start.Add(time.Minute), Records: []wire.Record{r},
+		Flows: []model.FlowRecord{{Seq: seq, At: start.Add(time.Minute), Flows: body}}})
+	if err != nil || res.Flows != len(flows) {
+		t.Fatalf("Ingest(%d flows) = %+v, %v", len(flows), res, err)
+	}
+}
+
+// crossFlow is a flow from src to dst, in the zones the agent named.
+func crossFlow(src, dst string, dport uint16, srcZone, dstZone string, at time.Time) wire.Flow {
+	return wire.Flow{Proto: wire.ProtoTCP, Src: src, Dst: dst, SPort: 50000, DPort: dport, SrcZone: srcZone, DstZone: dstZone,
+		Packets: 10, Bytes: 1200, First: at.UnixNano(), Last: at.Add(time.Second).UnixNano(), Verdict: wire.VerdictDenied}
+}
+
+func openDeviations(t *testing.T, db *sqlite.DB) []string {
+	t.Helper()
+	ds, err := db.ListDeviations(t.Context(), model.DeviationQuery{Status: "open", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, fmt.Sprintf("%s %s %d pd=%v", d.Rule, d.Subject, d.Count, d.PersonalData))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestEvaluateFlows(t *testing.T) {
+	m, err := zone.Parse("zones.yaml", []byte(flowZones))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sqliteStore(t, "pc", "ts")
+	h0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	now := h0.Add(2 * time.Hour)
+	var changes int
+	e := New(Config{Store: db, ZoneMap: m, SharedSolutions: map[string]bool{"host-ts": true}, Now: func() time.Time { return now },
+		Batch: 2, OnChange: func(rs []model.RecordResult) { changes += len(rs) }})
+
+	// pc: web (allowed), the journal (allowed), journal over http (denied),
+	// and a school share (no rule): two cross-zone-flow findings and, as it
+	// reaches helse and skole, shared-solution.
+	flows := []wire.Flow{
+		crossFlow("10.1.0.1", "192.0.2.1", 443, "kontor", "external", h0),
+		crossFlow("10.1.0.1", "10.20.0.9", 443, "kontor", "helse", h0),
+		crossFlow("10.1.0.1", "10.20.0.9", 80, "kontor", "helse", h0),
+		crossFlow("10.1.0.1", "172.16.0.5", 445, "kontor", "skole", h0),
+	}
+	ingestFlows(t, db, "pc", 1, h0, flows...)
+	// ts, a registered shared solution, does the same: cross-zone-flow
+	// fires for its flows, shared-solution does not.
+	ingestFlows(t, db, "ts", 1, h0, crossFlow("10.1.0.2", "10.20.0.9", 80, "kontor", "helse", h0),
+		crossFlow("10.1.0.2", "172.16.0.5", 445, "kontor", "skole", h0))
+	if err := e.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"cross-zone-flow flow:pc:kontor>helse:tcp/80 1 pd=true",
+		"cross-zone-flow flow:pc:kontor>skole:tcp/445 1 pd=false",
+		"cross-zone-flow flow:ts:kontor>helse:tcp/80 1 pd=true",
+		"cross-zone-flow flow:ts:kontor>skole:tcp/445 1 pd=false",
+		"shared-solution shared:pc 1 pd=true",
+	}
+	if got := openDeviations(t, db); !slices.Equal(got, want) {
+		t.Errorf("deviations after the first hour =\n%q\nwant\n%q", got, want)
+	}
+	if p, err := db.PendingFlows(t.Context(), 10); err != nil || len(p) != 0 {
+		t.Errorf("PendingFlows after Evaluate = %d rows, %v; want none", len(p), err)
+	}
+	if changes != 5 {
+		t.Errorf("OnChange saw %d results, want 5", changes)
+	}
+
+	// The deviation of the journal over http: routed to the security
+	// officer, its breach clock running from the flow's last packet.
+	ds, err := db.ListDeviations(t.Context(), model.DeviationQuery{Subject: "flow:pc:kontor>helse:tcp/80", Limit: 1})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("ListDeviations(journal over http) = %v, %v", ds, err)
+	}
+	last := h0.Add(time.Second)
+	d := ds[0]
+	if !slices.Equal(d.Assignees, []string{SecurityOfficer}) || !d.BreachDue.Equal(last.Add(BreachWindow)) ||
+		!d.DueAt.Equal(last.Add(72*time.Hour)) || d.Facts["process"] != "" || d.Facts["dst_zone"] != "helse (sensitive)" ||
+		len(d.Evidence) != 1 || d.Evidence[0] != (model.EvidenceRef{AgentID: "pc", Seq: 1, Kind: "flows"}) {
+		t.Errorf("journal over http: %+v", d)
+	}
+
+	// The next hour, the same flow again: an occurrence, nothing new.
+	ingestFlows(t, db, "pc", 2, h0.Add(time.Hour), crossFlow("10.1.0.1", "10.20.0.9", 80, "kontor", "helse", h0.Add(time.Hour)))
+	if err := e.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want[0] = "cross-zone-flow flow:pc:kontor>helse:tcp/80 2 pd=true"
+	if got := openDeviations(t, db); !slices.Equal(got, want) {
+		t.Errorf("deviations after the second hour =\n%q\nwant\n%q", got, want)
+	}
+	// More packets in an hour already judged: not judged again.
+	ingestFlows(t, db, "pc", 3, h0.Add(time.Hour), crossFlow("10.1.0.1", "10.20.0.9", 80, "kontor", "helse", h0.Add(time.Hour)))
+	if err := e.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := openDeviations(t, db); !slices.Equal(got, want) {
+		t.Errorf("deviations after a judged hour grew =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestEvaluateFlowsWithoutMap(t *testing.T) {
+	db := sqliteStore(t, "pc")
+	h0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	ingestFlows(t, db, "pc", 1, h0, crossFlow("10.1.0.1", "10.20.0.9", 80, "kontor", "helse", h0),
+		crossFlow("10.1.0.1", "172.16.0.5", 445, "kontor", "skole", h0))
+	e := New(Config{Store: db})
+	if err := e.Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := openDeviations(t, db); len(got) != 0 {
+		t.Errorf("deviations without a zones file = %q, want none", got)
+	}
+	if p, err := db.PendingFlows(t.Context(), 10); err != nil || len(p) != 0 {
+		t.Errorf("PendingFlows = %d rows, %v; want none: judged, though nothing fired", len(p), err)
+	}
+}
+
+func TestEvaluateFlowsStopsOnAStoreThatDoesNotMark(t *testing.T) {
+	st := newFakeStore()
+	st.noMark = true
+	for i := range 3 {
+		st.flows = append(st.flows, model.FlowHour{ID: int64(i + 1), AgentID: "a1", Src: "10.1.0.1", Dst: "10.20.0.9",
+			Proto: wire.ProtoTCP, DPort: 80, SrcZone: "kontor", DstZone: "helse"})
+	}
+	e := New(Config{Store: st, Batch: 2})
+	err := e.Evaluate(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "hourly flow 1 is still pending") {
+		t.Errorf("Evaluate = %v, want a stop at hourly flow 1", err)
+	}
+	if st.calls != 1 {
+		t.Errorf("%d RecordFindings calls, want 1", st.calls)
+	}
+}
+
+// TestEvaluateZonesFromMap places hosts by the zones file's zones when no
+// separate table is given, as the collector wires it.
+func TestEvaluateZonesFromMap(t *testing.T) {
+	m, err := zone.Parse("zones.yaml", []byte(flowZones))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newFakeStore()
+	st.register = []model.MediaEntry{{VID: "0781", PID: "5583"}}
+	st.hosts["nurse"] = model.HostSummary{Facts: &wire.Host{Interfaces: []wire.Interface{{Name: "eth0", Addrs: []string{"10.20.5.6/16"}}}}}
+	st.hosts["clerk"] = model.HostSummary{Facts: &wire.Host{Interfaces: []wire.Interface{{Name: "eth0", Addrs: []string{"10.1.9.9/16"}}}}}
+	st.add("nurse", 1, add(stick("S1", "NK-1", true)))
+	st.add("clerk", 2, add(stick("S2", "NK-2", true)))
+	if err := New(Config{Store: st, ZoneMap: m}).Evaluate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range st.findings() {
+		got = append(got, f.AgentID+" "+f.Rule+" "+f.Facts["zone"])
+	}
+	if want := []string{"nurse unmarked-media helse (sensitive)"}; !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
 	}
 }

@@ -334,6 +334,20 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 				continue
 			}
 			ib.Media = append(ib.Media, model.MediaRecord{Seq: r.Seq, At: r.Time(), Event: ev})
+		case wire.KindFlows:
+			var fl wire.Flows
+			if err := r.DecodeBody(&fl); err != nil {
+				log.Warn("flows body not decodable; stored raw", "seq", r.Seq, "err", err)
+				continue
+			}
+			ib.Flows = append(ib.Flows, model.FlowRecord{Seq: r.Seq, At: r.Time(), Flows: fl})
+		case wire.KindNeighbours:
+			var nb wire.Neighbours
+			if err := r.DecodeBody(&nb); err != nil {
+				log.Warn("neighbours body not decodable; stored raw", "seq", r.Seq, "err", err)
+				continue
+			}
+			ib.Neighbours = append(ib.Neighbours, model.NeighbourRecord{Seq: r.Seq, At: r.Time(), Neighbours: nb})
 		case wire.KindHello:
 			var h wire.Hello
 			if err := r.DecodeBody(&h); err != nil {

@@ -109,6 +109,14 @@ type DeviationQuery struct {
 	Limit   int // must be positive
 }
 
+// Judged names what the rules judged, for RecordFindings to mark in the
+// transaction that stores their findings. Ids that are unknown or already
+// judged are ignored.
+type Judged struct {
+	Media []int64 // MediaEvent ids
+	Flows []int64 // FlowHour ids
+}
+
 // RecordResult says what RecordFindings did with one finding.
 type RecordResult struct {
 	ID      string // the deviation's id
@@ -121,14 +129,14 @@ type DeviationStore interface {
 	// and subject have an open deviation adds an occurrence to it (count,
 	// last seen, evidence); otherwise a new deviation opens with the next id
 	// of its year (AVVIK-<year>-<n>, n from 1 per year), a "created" timeline
-	// entry and an audit entry. The media events named in evaluated are
-	// marked judged in the same transaction, so a crash never loses or
-	// doubles a finding. One open deviation per rule and subject holds
+	// entry and an audit entry. The media events and hourly flows named in
+	// judged are marked judged in the same transaction, so a crash never
+	// loses or doubles a finding. One open deviation per rule and subject holds
 	// across restarts and replicas (a unique constraint). An occurrence on
 	// another agent than the deviation's adds an "occurrence" timeline entry
 	// the first time that agent appears. ErrInvalid, storing nothing, for a
 	// finding without rule or subject or with an unknown severity.
-	RecordFindings(ctx context.Context, fs []NewDeviation, evaluated []int64, now time.Time) ([]RecordResult, error)
+	RecordFindings(ctx context.Context, fs []NewDeviation, judged Judged, now time.Time) ([]RecordResult, error)
 	// GetDeviation returns a deviation and its timeline (oldest first).
 	GetDeviation(ctx context.Context, id string) (Deviation, []TimelineEvent, error)
 	ListDeviations(ctx context.Context, q DeviationQuery) ([]Deviation, error)

@@ -106,6 +106,13 @@ type IngestBatch struct {
 	// adds those it newly stores to the media log, unjudged, in the same
 	// transaction; resent ones change nothing.
 	Media []MediaRecord
+	// Flows are the batch's decodable flows records, in seq order. The store
+	// adds those it newly stores to the hourly flows, in the same
+	// transaction; resent ones change nothing.
+	Flows []FlowRecord
+	// Neighbours are the batch's decodable neighbours records, in seq order.
+	// The store merges those it newly stores into the devices seen, by MAC.
+	Neighbours []NeighbourRecord
 }
 
 // MediaRecord is one decoded media record of a batch.
@@ -134,6 +141,9 @@ type IngestResult struct {
 	// Media is how many media events the batch added to the media log (for
 	// waking the rules).
 	Media int
+	// Flows is how many cross-zone flows the batch added to the hourly
+	// flows (for waking the rules).
+	Flows int
 }
 
 // Inventory change operations.
@@ -329,5 +339,6 @@ type Store interface {
 	MediaStore
 	DeviationStore
 	AssetStore
+	TrafficStore
 	Close() error
 }

@@ -39,7 +39,7 @@ func TestCatalogue(t *testing.T) {
 			implemented = append(implemented, r.Name)
 		}
 	}
-	if !slices.Equal(implemented, []string{UnknownMedia, UnmarkedMedia}) {
+	if !slices.Equal(implemented, []string{UnknownMedia, UnmarkedMedia, CrossZoneFlow, SharedSolution}) {
 		t.Errorf("implemented rules %v", implemented)
 	}
 	// Callers get copies.

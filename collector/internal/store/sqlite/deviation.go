@@ -115,10 +115,11 @@ func validSeverity(s string) bool {
 // next id of now's year (UTC), a "created" timeline entry and an audit entry.
 // An occurrence seen on another agent than the deviation's gets an
 // "occurrence" timeline entry the first time that agent appears. The media
-// events named in evaluated are marked judged in the same transaction.
+// events and hourly flows named in judged are marked judged in the same
+// transaction.
 // ErrInvalid for a finding without rule or subject or with an unknown
 // severity; then nothing is stored.
-func (db *DB) RecordFindings(ctx context.Context, fs []model.NewDeviation, evaluated []int64, now time.Time) ([]model.RecordResult, error) {
+func (db *DB) RecordFindings(ctx context.Context, fs []model.NewDeviation, judged model.Judged, now time.Time) ([]model.RecordResult, error) {
 	for i, f := range fs {
 		if f.Rule == "" || f.Subject == "" || !validSeverity(f.Severity) {
 			return nil, fmt.Errorf("record findings: finding %d (rule %q, subject %q, severity %q): %w", i, f.Rule, f.Subject, f.Severity, model.ErrInvalid)
@@ -134,25 +135,34 @@ func (db *DB) RecordFindings(ctx context.Context, fs []model.NewDeviation, evalu
 			}
 			res = append(res, r)
 		}
-		if len(evaluated) == 0 {
-			return nil
-		}
-		stmt, err := tx.PrepareContext(ctx, `UPDATE media_log SET evaluated = 1 WHERE id = ? AND evaluated = 0`)
-		if err != nil {
+		if err := markJudged(ctx, tx, "media_log", "media event", judged.Media); err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for _, id := range evaluated {
-			if _, err := stmt.ExecContext(ctx, id); err != nil {
-				return fmt.Errorf("mark media event %d judged: %w", id, err)
-			}
-		}
-		return nil
+		return markJudged(ctx, tx, "flow_hours", "hourly flow", judged.Flows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record findings: %w", err)
 	}
 	return res, nil
+}
+
+// markJudged marks the rows of table with the given ids judged; what names
+// a row in errors.
+func markJudged(ctx context.Context, tx *sql.Tx, table, what string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE `+table+` SET evaluated = 1 WHERE id = ? AND evaluated = 0`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, id := range ids {
+		if _, err := stmt.ExecContext(ctx, id); err != nil {
+			return fmt.Errorf("mark %s %d judged: %w", what, id, err)
+		}
+	}
+	return nil
 }
 
 func recordFinding(ctx context.Context, tx *sql.Tx, f model.NewDeviation, now time.Time) (model.RecordResult, error) {

@@ -15,7 +15,7 @@ func TestDeviationTimelineAppendOnly(t *testing.T) {
 	ctx := t.Context()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	f := model.NewDeviation{Finding: model.Finding{Rule: "unknown-media", Subject: "media:0781:5583:X", Title: "t", Severity: model.SeverityHigh, At: now}}
-	res, err := db.RecordFindings(ctx, []model.NewDeviation{f}, nil, now)
+	res, err := db.RecordFindings(ctx, []model.NewDeviation{f}, model.Judged{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestDeviationOpenUnique(t *testing.T) {
 	ctx := t.Context()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	f := model.NewDeviation{Finding: model.Finding{Rule: "unknown-media", Subject: "media:0781:5583:X", Title: "t", Severity: model.SeverityHigh, At: now}}
-	res, err := db.RecordFindings(ctx, []model.NewDeviation{f}, nil, now)
+	res, err := db.RecordFindings(ctx, []model.NewDeviation{f}, model.Judged{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,9 @@ const insertRecord = `INSERT INTO records (agent_id, seq, kind, observed_at, rec
 // the agent's record stats, its last contact (and hostname and version from a
 // hello), its host facts when they are newer than those stored, its
 // inventory as the batch's new inventory records change it (inventory.go),
-// and the media log's rows for its new media records (media.go). Records
+// the media log's rows for its new media records (media.go), and the hourly
+// flows and devices seen of its new flows and neighbours records
+// (traffic.go). Records
 // already stored are skipped, so a resent or overlapping batch is harmless.
 // An unknown agent is ErrNotFound and stores nothing. Revoked agents are
 // refused at the handshake, not here: a batch already in flight is kept.
@@ -61,10 +63,11 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 		// fresh and freshMedia mark the inventory and media records new to
 		// the store: only those change the agent's inventory or reach the
 		// media log.
-		var fresh, freshMedia []bool
+		var fresh, freshMedia, freshFlows, freshNeighbours []bool
 		var inserted func(seq uint64)
-		if len(b.Inventories) > 0 || len(b.Media) > 0 {
+		if len(b.Inventories) > 0 || len(b.Media) > 0 || len(b.Flows) > 0 || len(b.Neighbours) > 0 {
 			fresh, freshMedia = make([]bool, len(b.Inventories)), make([]bool, len(b.Media))
+			freshFlows, freshNeighbours = make([]bool, len(b.Flows)), make([]bool, len(b.Neighbours))
 			invBySeq := make(map[uint64]int, len(b.Inventories))
 			for i, inv := range b.Inventories {
 				invBySeq[inv.Seq] = i
@@ -73,12 +76,26 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 			for i, m := range b.Media {
 				mediaBySeq[m.Seq] = i
 			}
+			flowsBySeq := make(map[uint64]int, len(b.Flows))
+			for i, f := range b.Flows {
+				flowsBySeq[f.Seq] = i
+			}
+			neighboursBySeq := make(map[uint64]int, len(b.Neighbours))
+			for i, n := range b.Neighbours {
+				neighboursBySeq[n.Seq] = i
+			}
 			inserted = func(seq uint64) {
 				if i, ok := invBySeq[seq]; ok {
 					fresh[i] = true
 				}
 				if i, ok := mediaBySeq[seq]; ok {
 					freshMedia[i] = true
+				}
+				if i, ok := flowsBySeq[seq]; ok {
+					freshFlows[i] = true
+				}
+				if i, ok := neighboursBySeq[seq]; ok {
+					freshNeighbours[i] = true
 				}
 			}
 		}
@@ -119,6 +136,12 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 
 		if res.Media, err = ingestMedia(ctx, tx, b.AgentID, received, b.Media, freshMedia); err != nil {
 			return fmt.Errorf("store media log: %w", err)
+		}
+		if res.Flows, err = ingestFlows(ctx, tx, b.AgentID, b.Flows, freshFlows); err != nil {
+			return fmt.Errorf("store flows: %w", err)
+		}
+		if err := ingestNeighbours(ctx, tx, b.AgentID, received, b.Neighbours, freshNeighbours); err != nil {
+			return fmt.Errorf("store neighbours: %w", err)
 		}
 		return nil
 	})

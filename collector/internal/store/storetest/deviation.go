@@ -31,7 +31,7 @@ func finding(n int, agentID string, seq uint64, when time.Time) model.NewDeviati
 
 func recordFindings(t *testing.T, st model.Store, fs []model.NewDeviation, evaluated []int64, now time.Time) []model.RecordResult {
 	t.Helper()
-	res, err := st.RecordFindings(t.Context(), fs, evaluated, now)
+	res, err := st.RecordFindings(t.Context(), fs, model.Judged{Media: evaluated}, now)
 	must(t, fmt.Sprintf("RecordFindings(%d findings)", len(fs)), err)
 	if len(res) != len(fs) {
 		t.Fatalf("RecordFindings(%d findings) = %d results", len(fs), len(res))
@@ -142,7 +142,7 @@ func testDeviationCreateGet(t *testing.T, st model.Store) {
 		{Finding: model.Finding{Rule: "x", Severity: model.SeverityLow}},
 		{Finding: model.Finding{Rule: "x", Subject: "y", Severity: "urgent"}},
 	} {
-		_, err := st.RecordFindings(ctx, []model.NewDeviation{finding(9, "ag", 1, at(0)), bad}, nil, now)
+		_, err := st.RecordFindings(ctx, []model.NewDeviation{finding(9, "ag", 1, at(0)), bad}, model.Judged{}, now)
 		wantErr(t, fmt.Sprintf("RecordFindings(%+v)", bad.Finding), err, model.ErrInvalid)
 	}
 	if ds := listDeviations(t, st, model.DeviationQuery{Limit: 100}); len(ds) != 3 {
@@ -446,7 +446,7 @@ func testDeviationEvaluated(t *testing.T, st model.Store) {
 		t.Fatalf("PendingMedia = %q, want 3 events", mediaRows(evs))
 	}
 	// A refused call marks nothing.
-	_, err := st.RecordFindings(ctx, []model.NewDeviation{{Finding: model.Finding{Rule: "x", Severity: model.SeverityLow}}}, []int64{evs[0].ID}, at(time.Hour))
+	_, err := st.RecordFindings(ctx, []model.NewDeviation{{Finding: model.Finding{Rule: "x", Severity: model.SeverityLow}}}, model.Judged{Media: []int64{evs[0].ID}}, at(time.Hour))
 	wantErr(t, "RecordFindings(finding without subject)", err, model.ErrInvalid)
 	if got := pending(t, st, 10); len(got) != 3 {
 		t.Errorf("PendingMedia after a refused call = %q, want all 3", mediaRows(got))
@@ -504,7 +504,7 @@ func testDeviationReplicas(t *testing.T, open func() model.Store) {
 	for i := range n {
 		st := []model.Store{a, b}[i%2]
 		wg.Go(func() {
-			res, err := st.RecordFindings(t.Context(), []model.NewDeviation{finding(1, "ag", uint64(i+1), at(0))}, nil, at(time.Hour))
+			res, err := st.RecordFindings(t.Context(), []model.NewDeviation{finding(1, "ag", uint64(i+1), at(0))}, model.Judged{}, at(time.Hour))
 			if err != nil {
 				errs <- err
 				return

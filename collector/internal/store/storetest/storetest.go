@@ -77,6 +77,10 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"DeviationComment", testDeviationComment},
 		{"DeviationList", testDeviationList},
 		{"DeviationEvaluated", testDeviationEvaluated},
+		{"TrafficIngest", testTrafficIngest},
+		{"TrafficQuery", testTrafficQuery},
+		{"TrafficJudged", testTrafficJudged},
+		{"TrafficNeighbours", testTrafficNeighbours},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
