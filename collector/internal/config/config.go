@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net"
 	"net/mail"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,8 +52,11 @@ type Config struct {
 	// Media says how agents judge and mark removable media; the register's
 	// media are added as the allow-list.
 	Media Media `yaml:"media"`
-	// Zones are the network zones (S5.1) hosts are placed in by address.
-	Zones []Zone `yaml:"zones"`
+	// ZonesFile is the zones file: the network zones (S5.1) hosts and flows
+	// are placed in by address, and the firewall map (S5.3) flows are judged
+	// by (see pkg/zone and configs/zones.yaml). A relative path is taken from
+	// the configuration file's folder. Empty: no zones.
+	ZonesFile string `yaml:"zones_file"`
 	// Rules turns rules of the catalogue off or changes their severity, by
 	// rule name.
 	Rules map[string]Rule `yaml:"rules"`
@@ -99,13 +101,6 @@ type Media struct {
 	EnforceOptical bool   `yaml:"enforce_optical"`
 }
 
-// Zone is one entry of the zones section.
-type Zone struct {
-	Name  string   `yaml:"name"`
-	Level string   `yaml:"level"` // external, internal or sensitive
-	CIDRs []string `yaml:"cidrs"`
-}
-
 // Rule is one entry of the rules section.
 type Rule struct {
 	Enabled  *bool  `yaml:"enabled"`  // default true
@@ -134,6 +129,9 @@ func Load(path string, c *Config) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if c.ZonesFile != "" && !filepath.IsAbs(c.ZonesFile) {
+		c.ZonesFile = filepath.Join(filepath.Dir(path), c.ZonesFile)
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -177,7 +175,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: %w", m.key, err)
 		}
 	}
-	if _, err := c.ZoneTable(); err != nil {
+	if _, err := c.ZoneMap(); err != nil {
 		return err
 	}
 	if _, err := c.RuleConfig(); err != nil {
@@ -224,29 +222,17 @@ func (c Config) MediaPolicy() wire.MediaPolicy {
 		MarkerFile: c.Media.MarkerFile, EnforceOptical: c.Media.EnforceOptical}
 }
 
-// ZoneTable builds the zone table of the zones section; an empty table when
-// there is none.
-func (c Config) ZoneTable() (*zone.Table, error) {
-	zs := make([]zone.Zone, len(c.Zones))
-	for i, z := range c.Zones {
-		zs[i] = zone.Zone{Name: z.Name, Level: z.Level}
-		for j, s := range z.CIDRs {
-			p, err := netip.ParsePrefix(strings.TrimSpace(s))
-			if err != nil {
-				if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil {
-					p = netip.PrefixFrom(a, a.BitLen()) // a single address
-				} else {
-					return nil, fmt.Errorf("zones[%d].cidrs[%d] %q: want an address range such as 10.20.0.0/16", i, j, s)
-				}
-			}
-			zs[i].CIDRs = append(zs[i].CIDRs, p)
-		}
+// ZoneMap loads the zones file: the zone table and the firewall map; nil
+// when no zones file is configured. Errors name the file and line.
+func (c Config) ZoneMap() (*zone.Map, error) {
+	if c.ZonesFile == "" {
+		return nil, nil
 	}
-	t, err := zone.NewTable(zs)
+	m, err := zone.Load(c.ZonesFile)
 	if err != nil {
-		return nil, fmt.Errorf("zones: %w", err)
+		return nil, fmt.Errorf("zones_file: %w", err)
 	}
-	return t, nil
+	return m, nil
 }
 
 // RuleConfig returns the rules section as the rules take it.

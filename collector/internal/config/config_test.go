@@ -24,13 +24,8 @@ func TestLoad(t *testing.T) {
 		{"media marker", "data_dir: /x\nmedia:\n  marker_file: ../x\n", "media.marker_file"},
 		{"media unknown key", "data_dir: /x\nmedia:\n  mod: block\n", "line 3"},
 
-		{"zones", "data_dir: /x\nzones:\n  - {name: kontor, level: internal, cidrs: [10.0.0.0/8, \"fd00::/8\"]}\n  - {name: helse, level: sensitive, cidrs: [10.20.0.0/16, 10.30.0.5]}\n", ""},
-		{"zone cidr", "data_dir: /x\nzones:\n  - {name: kontor, level: internal, cidrs: [10.0.0.0/8]}\n  - {name: helse, level: sensitive, cidrs: [10.20.0/16]}\n", `zones[1].cidrs[0] "10.20.0/16"`},
-		{"zone level", "data_dir: /x\nzones:\n  - {name: kontor, level: secret}\n", `zones: zone "kontor": level "secret"`},
-		{"zone host bits", "data_dir: /x\nzones:\n  - {name: kontor, level: internal, cidrs: [10.0.0.1/8]}\n", "want 10.0.0.0/8"},
-		{"zone twice", "data_dir: /x\nzones:\n  - {name: a, level: internal}\n  - {name: a, level: external}\n", `zones: zone "a": name repeats`},
-		{"zone overlap", "data_dir: /x\nzones:\n  - {name: a, level: internal, cidrs: [10.0.0.0/8]}\n  - {name: b, level: sensitive, cidrs: [10.0.0.0/8]}\n", `also in zone "a"`},
-		{"zone unknown key", "data_dir: /x\nzones:\n  - {name: a, level: internal, cidr: [10.0.0.0/8]}\n", "line 3"},
+		{"zones file missing", "data_dir: /x\nzones_file: /nonexistent/zones.yaml\n", "zones_file"},
+		{"inline zones are gone", "data_dir: /x\nzones:\n  - {name: a, level: internal}\n", "line 2"},
 
 		{"rules", "data_dir: /x\nrules:\n  unknown-media: {enabled: false}\n  unmarked-media: {severity: critical}\n", ""},
 		{"rule name", "data_dir: /x\nrules:\n  unknown-usb: {enabled: false}\n", "rules.unknown-usb: unknown rule; known rules are unregistered-host, unknown-device, unknown-media, unmarked-media"},
@@ -74,9 +69,7 @@ func TestSections(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "collector.yaml")
 	body := `data_dir: /x
 media: {mode: block, label_pattern: "NK-*", marker_file: SONEVAKT.TXT, enforce_optical: true}
-zones:
-  - {name: kontor, level: internal, cidrs: [10.0.0.0/8]}
-  - {name: helse, level: sensitive, cidrs: [10.20.0.0/16]}
+zones_file: zones.yaml
 rules:
   unknown-media: {enabled: false}
   unmarked-media: {enabled: true, severity: critical}
@@ -86,6 +79,11 @@ deviations:
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	zones := "zones:\n  - {name: kontor, kind: internal, prefixes: [10.0.0.0/8]}\n  - {name: helse, kind: sensitive, parent: kontor, prefixes: [10.20.0.0/16]}\n" +
+		"firewall:\n  - {from: kontor, to: helse, proto: tcp, ports: [443], justification: Journal, owner: drift}\n"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(p), "zones.yaml"), []byte(zones), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c := Default()
 	if err := Load(p, &c); err != nil {
 		t.Fatal(err)
@@ -93,12 +91,15 @@ deviations:
 	if m := c.MediaPolicy(); m.Mode != "block" || m.LabelPattern != "NK-*" || m.MarkerFile != "SONEVAKT.TXT" || !m.EnforceOptical || m.Allowed != nil {
 		t.Errorf("MediaPolicy() = %+v", m)
 	}
-	tab, err := c.ZoneTable()
+	zm, err := c.ZoneMap()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if z, ok := tab.Lookup(netip.MustParseAddr("10.20.1.1")); !ok || z.Name != "helse" || tab.Len() != 2 {
-		t.Errorf("zone of 10.20.1.1 = %v, %v", z, ok)
+	if z := zm.ZoneOf(netip.MustParseAddr("10.20.1.1")); z.Name != "helse" {
+		t.Errorf("zone of 10.20.1.1 = %v", z)
+	}
+	if id, ok := zm.AllowedIndex(zm.ZoneIndex(netip.MustParseAddr("10.1.1.1")), zm.ZoneIndex(netip.MustParseAddr("10.20.1.1")), 6, 443); !ok || id == "" {
+		t.Errorf("kontor -> helse tcp/443 not allowed by the map: %q, %v", id, ok)
 	}
 	rc, err := c.RuleConfig()
 	if err != nil {
@@ -118,8 +119,8 @@ deviations:
 	// Without the sections: nothing configured.
 	d := Default()
 	d.DataDir = "/x"
-	if tab, err := d.ZoneTable(); err != nil || tab.Len() != 0 {
-		t.Errorf("ZoneTable() without zones = %v, %v", tab, err)
+	if zm, err := d.ZoneMap(); err != nil || zm != nil {
+		t.Errorf("ZoneMap() without a zones file = %v, %v", zm, err)
 	}
 	if rc, err := d.RuleConfig(); err != nil || len(rc) != 0 {
 		t.Errorf("RuleConfig() without rules = %v, %v", rc, err)

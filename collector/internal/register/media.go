@@ -1,7 +1,7 @@
 // Package register owns the municipality's registers as files and as policy:
 // reading and writing the media register in CSV form (as operations keep it
 // in a spreadsheet), checking it line by line, and turning the register into
-// the media allow-list pushed to agents (SyncMediaPolicy). The authorised
+// the media allow-list pushed to agents (SyncPolicy). The authorised
 // assets, the software catalogue, the organisation units and people join it
 // the same way.
 //

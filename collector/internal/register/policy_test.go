@@ -55,7 +55,7 @@ func (s *fakePolicyStore) MediaRegister(ctx context.Context) ([]model.MediaEntry
 
 var base = wire.MediaPolicy{Mode: wire.MediaModeBlock, LabelPattern: "NK-*", MarkerFile: "SONEVAKT.TXT"}
 
-func TestSyncMediaPolicy(t *testing.T) {
+func TestSyncPolicy(t *testing.T) {
 	ctx := t.Context()
 	st := &fakePolicyStore{register: []model.MediaEntry{
 		{VID: "0781", PID: "5583", Serial: "B"},
@@ -63,7 +63,7 @@ func TestSyncMediaPolicy(t *testing.T) {
 		{VID: "090c", PID: "1000"},
 		{Serial: "/srv/img/stick.img"},
 	}}
-	changed, err := SyncMediaPolicy(ctx, st, base)
+	changed, err := SyncPolicy(ctx, st, PolicyBase{Media: base})
 	if err != nil || !changed {
 		t.Fatalf("first sync = %v, %v; want a new policy", changed, err)
 	}
@@ -77,13 +77,13 @@ func TestSyncMediaPolicy(t *testing.T) {
 	}
 
 	// Nothing changed: no new version.
-	if changed, err := SyncMediaPolicy(ctx, st, base); err != nil || changed || len(st.policies) != 1 {
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{Media: base}); err != nil || changed || len(st.policies) != 1 {
 		t.Errorf("second sync = %v, %v (%d policies); want nothing stored", changed, err, len(st.policies))
 	}
 
 	// The register changes: a new version.
 	st.register = st.register[1:]
-	if changed, err := SyncMediaPolicy(ctx, st, base); err != nil || !changed {
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{Media: base}); err != nil || !changed {
 		t.Fatalf("sync after a register change = %v, %v", changed, err)
 	}
 	p, _ = st.CurrentPolicy(ctx)
@@ -94,7 +94,7 @@ func TestSyncMediaPolicy(t *testing.T) {
 	// The configuration changes: a new version.
 	b := base
 	b.EnforceOptical = true
-	if changed, err := SyncMediaPolicy(ctx, st, b); err != nil || !changed {
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{Media: b}); err != nil || !changed {
 		t.Fatalf("sync after a config change = %v, %v", changed, err)
 	}
 	p, _ = st.CurrentPolicy(ctx)
@@ -103,22 +103,22 @@ func TestSyncMediaPolicy(t *testing.T) {
 	}
 }
 
-func TestSyncMediaPolicyEmpty(t *testing.T) {
+func TestSyncPolicyEmpty(t *testing.T) {
 	st := &fakePolicyStore{}
 	// No configuration, no register: the default policy already says so.
-	if changed, err := SyncMediaPolicy(t.Context(), st, wire.MediaPolicy{}); err != nil || changed {
+	if changed, err := SyncPolicy(t.Context(), st, PolicyBase{Media: wire.MediaPolicy{}}); err != nil || changed {
 		t.Errorf("sync = %v, %v; want nothing to do", changed, err)
 	}
 	// A stored empty allow-list equals none.
 	st.policies = []wire.Policy{{Version: 5, Media: &wire.MediaPolicy{Allowed: []string{}}}}
-	if changed, err := SyncMediaPolicy(t.Context(), st, wire.MediaPolicy{}); err != nil || changed {
+	if changed, err := SyncPolicy(t.Context(), st, PolicyBase{Media: wire.MediaPolicy{}}); err != nil || changed {
 		t.Errorf("sync = %v, %v; want nothing to do", changed, err)
 	}
 }
 
-func TestSyncMediaPolicyRace(t *testing.T) {
+func TestSyncPolicyRace(t *testing.T) {
 	st := &fakePolicyStore{register: []model.MediaEntry{{VID: "0781", PID: "5583"}}, race: 2}
-	changed, err := SyncMediaPolicy(t.Context(), st, base)
+	changed, err := SyncPolicy(t.Context(), st, PolicyBase{Media: base})
 	if err != nil || !changed {
 		t.Fatalf("sync = %v, %v", changed, err)
 	}
@@ -128,18 +128,53 @@ func TestSyncMediaPolicyRace(t *testing.T) {
 	}
 
 	st = &fakePolicyStore{register: []model.MediaEntry{{VID: "0781", PID: "5583"}}, race: 100}
-	if _, err := SyncMediaPolicy(t.Context(), st, base); !errors.Is(err, model.ErrConflict) {
+	if _, err := SyncPolicy(t.Context(), st, PolicyBase{Media: base}); !errors.Is(err, model.ErrConflict) {
 		t.Errorf("sync against endless writers = %v, want ErrConflict", err)
 	}
 }
 
-func TestSyncMediaPolicyErrors(t *testing.T) {
+func TestSyncPolicyErrors(t *testing.T) {
 	boom := errors.New("database is locked")
 	st := &fakePolicyStore{register: []model.MediaEntry{{Serial: "A"}}, setErr: boom}
-	if _, err := SyncMediaPolicy(t.Context(), st, base); !errors.Is(err, boom) {
+	if _, err := SyncPolicy(t.Context(), st, PolicyBase{Media: base}); !errors.Is(err, boom) {
 		t.Errorf("sync = %v, want the store's error", err)
 	}
-	if _, err := SyncMediaPolicy(t.Context(), &fakePolicyStore{}, wire.MediaPolicy{Mode: "deny"}); err == nil {
+	if _, err := SyncPolicy(t.Context(), &fakePolicyStore{}, PolicyBase{Media: wire.MediaPolicy{Mode: "deny"}}); err == nil {
 		t.Error("sync with an invalid mode succeeded")
+	}
+}
+
+func TestSyncPolicyZones(t *testing.T) {
+	ctx := t.Context()
+	st := &fakePolicyStore{}
+	zones := &wire.ZonePolicy{
+		Zones:    []wire.ZoneDef{{Name: "helse", Kind: "sensitive", Prefixes: []string{"10.9.0.0/16"}}},
+		Firewall: []wire.FirewallRule{{ID: "fw-1", From: "helse", To: "external", Proto: "tcp", Ports: []string{"443"}, Justification: "Journal i skyen"}},
+	}
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{Zones: zones}); err != nil || !changed {
+		t.Fatalf("first sync with zones = %v, %v; want a new version", changed, err)
+	}
+	p, _ := st.CurrentPolicy(ctx)
+	if p.Zones == nil || p.Zones.Firewall[0].ID != "fw-1" {
+		t.Fatalf("policy zones = %+v", p.Zones)
+	}
+	// The same zones again: nothing to do.
+	same := *zones
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{Zones: &same}); err != nil || changed {
+		t.Errorf("sync with the same zones = %v, %v; want nothing to do", changed, err)
+	}
+	// A changed firewall map makes a new version; the media part stays.
+	changedZones := *zones
+	changedZones.Firewall = append([]wire.FirewallRule(nil), zones.Firewall...)
+	changedZones.Firewall[0].Ports = []string{"443", "8443"}
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{Zones: &changedZones}); err != nil || !changed {
+		t.Errorf("sync with a changed firewall map = %v, %v; want a new version", changed, err)
+	}
+	// Zones removed from the configuration: agents are told.
+	if changed, err := SyncPolicy(ctx, st, PolicyBase{}); err != nil || !changed {
+		t.Errorf("sync without zones = %v, %v; want a new version", changed, err)
+	}
+	if p, _ := st.CurrentPolicy(ctx); p.Zones != nil {
+		t.Errorf("policy zones after removal = %+v, want none", p.Zones)
 	}
 }
