@@ -502,7 +502,7 @@ func (f *fakeStore) addDeviation(d model.Deviation) {
 	}}
 }
 
-func (f *fakeStore) RecordFindings(_ context.Context, fs []model.NewDeviation, evaluated []int64, now time.Time) ([]model.RecordResult, error) {
+func (f *fakeStore) RecordFindings(_ context.Context, fs []model.NewDeviation, judged model.Judged, now time.Time) ([]model.RecordResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []model.RecordResult
@@ -530,7 +530,7 @@ func (f *fakeStore) RecordFindings(_ context.Context, fs []model.NewDeviation, e
 		out = append(out, model.RecordResult{ID: id, Created: true})
 	}
 	for i := range f.media {
-		if slices.Contains(evaluated, f.media[i].ID) {
+		if slices.Contains(judged.Media, f.media[i].ID) {
 			f.media[i].Evaluated = true
 		}
 	}

@@ -40,6 +40,12 @@ type hostView struct {
 	// there are older ones.
 	Media     []mediaRow
 	MediaMore bool
+	// Flows are the host's newest hourly cross-zone flows; FlowsMore
+	// reports whether there are older ones. ShowFlows is false when the
+	// collector keeps no traffic.
+	Flows     flowTable
+	FlowsMore bool
+	ShowFlows bool
 }
 
 // changeView is one history row as the page shows it, its labels already in
@@ -100,6 +106,12 @@ func (s *Server) handleHost(w http.ResponseWriter, r *http.Request) {
 		v.History = append(v.History, newChangeView(lang, c))
 	}
 	if v.Media, v.MediaMore, err = s.hostMedia(r, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.ShowFlows = s.traffic != nil
+	v.Flows = flowTable{LabelledBy: "host-flows-title"}
+	if v.Flows.Rows, v.FlowsMore, err = s.hostFlows(r, id); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -15,7 +15,7 @@ import (
 // routeTable, which is the only place role checks are decided.
 var (
 	// everyone may read hosts, inventories, software, the media log, the
-	// media register and the asset register.
+	// media register, the asset register, zones, traffic and neighbours.
 	everyone = model.Roles
 	// registerEditors keep the registers.
 	registerEditors = []model.Role{model.RoleAdmin, model.RoleDrift}
@@ -63,6 +63,9 @@ func (s *Server) routeTable() []route {
 		{"POST /media/register/delete", pageRoute, registerEditors, 0, s.handleRegisterDeleteForm},
 		{"GET /assets", pageRoute, everyone, 0, s.handleAssetsPage},
 		{"POST /assets", pageRoute, registerEditors, maxUploadBytes, s.handleAssetsUpload},
+		{"GET /zones", pageRoute, everyone, 0, s.handleZonesPage},
+		{"GET /flows", pageRoute, everyone, 0, s.handleFlowsPage},
+		{"GET /neighbours", pageRoute, everyone, 0, s.handleNeighboursPage},
 		{"GET /deviations", pageRoute, deviationReaders, 0, s.handleDeviationsPage},
 		{"GET /deviations/{id}", pageRoute, deviationReaders, 0, s.handleDeviationPage},
 		{"POST /deviations/{id}/status", pageRoute, deviationHandlers, 0, s.handleDeviationStatusForm},
@@ -83,6 +86,10 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/assets.csv", apiRoute, everyone, 0, s.handleAPIAssetsCSV},
 		{"POST /api/v1/assets", apiRoute, registerEditors, maxCSVBytes, s.handleAPIAssetsImport},
 		{"DELETE /api/v1/assets/{tag}", apiRoute, registerEditors, 0, s.handleAPIAssetDelete},
+		{"GET /api/v1/zones", apiRoute, everyone, 0, s.handleAPIZones},
+		{"GET /api/v1/zones/matrix", apiRoute, everyone, 0, s.handleAPIZoneMatrix},
+		{"GET /api/v1/flows", apiRoute, everyone, 0, s.handleAPIFlows},
+		{"GET /api/v1/neighbours", apiRoute, everyone, 0, s.handleAPINeighbours},
 		{"GET /api/v1/deviations", apiRoute, deviationReaders, 0, s.handleAPIDeviations},
 		{"GET /api/v1/deviations/{id}", apiRoute, deviationReaders, 0, s.handleAPIDeviation},
 		{"POST /api/v1/deviations/{id}/status", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationStatus},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/zone"
 )
 
 //go:embed templates/*.html static/style.css
@@ -65,6 +66,13 @@ type Config struct {
 	// SyncPolicy is called after the media register changed, so that agents
 	// get the new allow-list. Nil when there is nothing to push.
 	SyncPolicy func(ctx context.Context) error
+	// Traffic reads the hourly flows and the devices seen on the wire. Nil
+	// leaves the traffic and neighbour pages and API unavailable (404).
+	Traffic model.TrafficStore
+	// Zones returns the current zone map: the zones and the firewall map
+	// that the zone pages show and judge observed traffic by. Nil, or a nil
+	// map, means no zones file is loaded.
+	Zones func() *zone.Map
 }
 
 // Limits of the login guard.
@@ -95,6 +103,8 @@ type Server struct {
 	parseAssetsCSV func(io.Reader, bool) ([]model.Asset, []CSVProblem, error)
 	writeAssetsCSV func(io.Writer, []model.Asset) error
 	syncPolicy     func(context.Context) error
+	traffic        model.TrafficStore
+	zones          func() *zone.Map
 
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
@@ -120,6 +130,8 @@ func New(cfg Config) (*Server, error) {
 		parseAssetsCSV: cfg.ParseAssetsCSV,
 		writeAssetsCSV: cfg.WriteAssetsCSV,
 		syncPolicy:     cfg.SyncPolicy,
+		traffic:        cfg.Traffic,
+		zones:          cfg.Zones,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

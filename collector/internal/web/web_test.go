@@ -44,6 +44,9 @@ type testEnv struct {
 	store *fakeStore
 	clock *clock
 	sync  *syncRecorder
+	// traffic and zones are what Config.Traffic and Config.Zones give.
+	traffic *fakeTraffic
+	zones   *zoneHolder
 }
 
 // syncRecorder counts SyncPolicy calls and fails them on request.
@@ -77,13 +80,15 @@ func newEnv(t *testing.T, secure bool) *testEnv {
 	st := newFakeStore()
 	c := &clock{t: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
 	sr := &syncRecorder{}
+	tr, zh := newFakeTraffic(), &zoneHolder{}
 	srv, err := New(Config{Store: st, Now: c.now, Secure: secure,
 		ParseMediaCSV: fakeParseCSV, WriteMediaCSV: fakeWriteCSV, SyncPolicy: sr.sync,
-		ParseAssetsCSV: testParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV})
+		ParseAssetsCSV: testParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
+		Traffic: tr, Zones: zh.get})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &testEnv{srv: srv, h: srv.Handler(), store: st, clock: c, sync: sr}
+	return &testEnv{srv: srv, h: srv.Handler(), store: st, clock: c, sync: sr, traffic: tr, zones: zh}
 }
 
 func (e *testEnv) addUser(t *testing.T, name, pw string, role model.Role) {
