@@ -23,6 +23,7 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/store"
 	"github.com/sonevakt/sonevakt/collector/internal/web"
 	"github.com/sonevakt/sonevakt/pkg/pki"
+	"github.com/sonevakt/sonevakt/pkg/zone"
 )
 
 // Env is an opened data dir: store and authority, shared by serve and the
@@ -33,6 +34,8 @@ type Env struct {
 	Store     model.Store
 	CA        *pki.CA
 	Authority *enroll.Authority
+	// Zones is the zones file's zone table and firewall map; nil without one.
+	Zones *zone.Map
 }
 
 // Open opens the store and the CA of a data dir, creating both on first use.
@@ -50,12 +53,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, error
 	if created {
 		log.Info("created collector CA", "dir", cfg.CADir(), "pin", pki.Pin(ca.Cert))
 	}
+	zones, err := cfg.ZoneMap()
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, cfg.StoreDSN(), log.With("part", "store"))
 	if err != nil {
 		return nil, err
 	}
 	return &Env{
-		Cfg: cfg, Log: log, Store: st, CA: ca,
+		Cfg: cfg, Log: log, Store: st, CA: ca, Zones: zones,
 		Authority: enroll.New(ca, st, enroll.Options{
 			Logger: log.With("part", "enroll"), CertTTL: cfg.AgentCertTTL,
 			AttemptBurst: cfg.EnrollBurst, AttemptRate: cfg.EnrollRate,
@@ -106,7 +113,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 		Store: e.Store, Authority: e.Authority, TLS: agentTLS, ResetKey: resetKey,
 		Logger: log.With("part", "ingest"), Fault: fault,
 		OnCommit: func(_ string, res model.IngestResult) {
-			if res.Media > 0 {
+			if res.Media > 0 || res.Flows > 0 {
 				engine.Wake()
 			}
 		},
@@ -122,6 +129,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	}
 	ws, err := web.New(web.Config{
 		Store: e.Store, Logger: log.With("part", "web"), Secure: true,
+		Traffic: e.Store, Zones: func() *zone.Map { return e.Zones },
 		ParseMediaCSV: webParseMediaCSV, WriteMediaCSV: register.WriteMediaCSV,
 		ParseAssetsCSV: webParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
 		SyncPolicy: func(ctx context.Context) error {

@@ -12,17 +12,22 @@ import (
 )
 
 // SyncPolicy makes the policy pushed to agents carry the configured media
-// policy and the media register as its allow-list, storing a new policy
-// version when either changed. Serve calls it at start; call it again after
-// the register changed.
+// policy with the media register as its allow-list, and the zones file's
+// zones and firewall map, storing a new policy version when any changed.
+// Serve calls it at start; call it again after the register changed.
 func (e *Env) SyncPolicy(ctx context.Context) error {
-	changed, err := register.SyncMediaPolicy(ctx, e.Store, e.Cfg.MediaPolicy())
+	base := register.PolicyBase{Media: e.Cfg.MediaPolicy()}
+	if e.Zones != nil {
+		zp := e.Zones.Policy()
+		base.Zones = &zp
+	}
+	changed, err := register.SyncPolicy(ctx, e.Store, base)
 	if err != nil {
 		return err
 	}
 	if changed {
 		if p, err := e.Store.CurrentPolicy(ctx); err == nil {
-			e.Log.InfoContext(ctx, "media policy changed; agents get the new version", "version", p.Version)
+			e.Log.InfoContext(ctx, "policy changed; agents get the new version", "version", p.Version)
 		}
 	}
 	return nil
@@ -30,10 +35,6 @@ func (e *Env) SyncPolicy(ctx context.Context) error {
 
 // newEngine builds the deviation engine from the configuration.
 func (e *Env) newEngine(onChange func([]model.RecordResult)) (*deviation.Engine, error) {
-	zones, err := e.Cfg.ZoneTable()
-	if err != nil {
-		return nil, err
-	}
 	rc, err := e.Cfg.RuleConfig()
 	if err != nil {
 		return nil, err
@@ -43,7 +44,7 @@ func (e *Env) newEngine(onChange func([]model.RecordResult)) (*deviation.Engine,
 		return nil, err
 	}
 	return deviation.New(deviation.Config{
-		Store: e.Store, Rules: rc, Zones: zones, Due: due,
+		Store: e.Store, Rules: rc, ZoneMap: e.Zones, Due: due,
 		Logger: e.Log.With("part", "deviation"), OnChange: onChange,
 	}), nil
 }
