@@ -60,6 +60,8 @@ type FlowHour struct {
 type FlowQuery struct {
 	AgentID string    // "" for every agent
 	Zone    string    // either end in this zone; "" for every zone
+	SrcZone string    // the opening end in this zone; "" for every zone
+	DstZone string    // the other end in this zone; "" for every zone
 	From    time.Time // hours at or after; zero for no bound
 	To      time.Time // hours before; zero for no bound
 	Verdict string    // "" for every verdict

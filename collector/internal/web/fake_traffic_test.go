@@ -70,6 +70,7 @@ func (f *fakeTraffic) Flows(_ context.Context, q model.FlowQuery) ([]model.FlowH
 	for _, h := range f.flows {
 		if (q.AgentID == "" || h.AgentID == q.AgentID) &&
 			(q.Zone == "" || h.SrcZone == q.Zone || h.DstZone == q.Zone) &&
+			(q.SrcZone == "" || h.SrcZone == q.SrcZone) && (q.DstZone == "" || h.DstZone == q.DstZone) &&
 			(q.Verdict == "" || h.Verdict == q.Verdict) && inHours(h.Hour, q.From, q.To) {
 			out = append(out, h)
 		}

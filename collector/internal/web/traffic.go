@@ -22,7 +22,6 @@ const (
 	maxFlowLimit      = 1000 // API and page
 	flowPageRows      = 100  // the flow list of the traffic page
 	hostFlowRows      = 20   // the flows section of the host page
-	flowScanRows      = 5000 // rows read to filter by zone pair, which the store does not
 	defaultFlowPeriod = 7 * 24 * time.Hour
 	dateLayout        = "2006-01-02"
 )
@@ -98,11 +97,9 @@ func (s *Server) defaultPeriod(from, to time.Time) (time.Time, time.Time, error)
 	return from, to, nil
 }
 
-// flowFilter is a flow query with what the store cannot select on its own:
-// the zone at each end.
+// flowFilter is the flow list's query.
 type flowFilter struct {
 	model.FlowQuery
-	SrcZone, DstZone string
 }
 
 // flowQuery reads the flow list's parameters: agent, zone, src_zone,
@@ -132,38 +129,20 @@ func flowQuery(r *http.Request, defLimit int) (flowFilter, error) {
 	return f, nil
 }
 
-// matches reports whether h is in the zones the filter names at each end.
-func (f flowFilter) matches(h model.FlowHour) bool {
-	return (f.SrcZone == "" || h.SrcZone == f.SrcZone) && (f.DstZone == "" || h.DstZone == f.DstZone)
-}
-
 // flows runs f and returns at most f.Limit rows, and whether there are more.
-// A zone pair is selected by asking the store for one end and keeping the
-// rows whose other end matches, out of at most flowScanRows.
 func (s *Server) flows(r *http.Request, f flowFilter) ([]model.FlowHour, bool, error) {
 	st, err := s.trafficStore()
 	if err != nil {
 		return nil, false, err
 	}
-	limit := f.Limit
 	q := f.FlowQuery
-	q.Limit = limit + 1
-	pair := f.SrcZone != "" || f.DstZone != ""
-	if pair {
-		if q.Zone == "" {
-			q.Zone = cmp.Or(f.SrcZone, f.DstZone)
-		}
-		q.Limit = max(flowScanRows, q.Limit)
-	}
+	q.Limit = f.Limit + 1
 	rows, err := st.Flows(r.Context(), q)
 	if err != nil {
 		return nil, false, fmt.Errorf("flows: %w", err)
 	}
-	if pair {
-		rows = slices.DeleteFunc(rows, func(h model.FlowHour) bool { return !f.matches(h) })
-	}
-	if len(rows) > limit {
-		return rows[:limit], true, nil
+	if len(rows) > f.Limit {
+		return rows[:f.Limit], true, nil
 	}
 	return rows, false, nil
 }

@@ -379,6 +379,12 @@ func (db *DB) Flows(ctx context.Context, q model.FlowQuery) ([]model.FlowHour, e
 	if q.Zone != "" {
 		where, args = append(where, "(f.src_zone = ? OR f.dst_zone = ?)"), append(args, q.Zone, q.Zone)
 	}
+	if q.SrcZone != "" {
+		where, args = append(where, "f.src_zone = ?"), append(args, q.SrcZone)
+	}
+	if q.DstZone != "" {
+		where, args = append(where, "f.dst_zone = ?"), append(args, q.DstZone)
+	}
 	if q.Verdict != "" {
 		where, args = append(where, "f.verdict = ?"), append(args, q.Verdict)
 	}

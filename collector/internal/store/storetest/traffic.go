@@ -182,6 +182,9 @@ func testTrafficQuery(t *testing.T, st model.Store) {
 		}},
 		{model.FlowQuery{From: hour0.Add(time.Hour), Limit: 10}, []string{"11 a1 10.1.0.5>10.20.0.9 tcp/443 kontor>helse 1/100  denied"}},
 		{model.FlowQuery{AgentID: "a1", To: hour0.Add(time.Hour), Limit: 1}, []string{"09 a1 10.1.0.5>192.0.2.1 tcp/443 kontor>external 4/400  allowed"}},
+		{model.FlowQuery{SrcZone: "helse", Limit: 10}, []string{"09 a2 10.20.0.9>10.1.0.7 udp/514 helse>kontor 2/200  allowed"}},
+		{model.FlowQuery{SrcZone: "kontor", DstZone: "helse", AgentID: "a2", Limit: 10}, []string{"09 a2 10.1.0.7>10.20.0.9 tcp/443 kontor>helse 3/300  allowed"}},
+		{model.FlowQuery{DstZone: "kontor", Zone: "external", Limit: 10}, nil},
 		{model.FlowQuery{AgentID: "nobody", Limit: 10}, nil},
 	} {
 		if got := flowRows(flows(t, st, c.q)); !reflect.DeepEqual(got, c.want) {
