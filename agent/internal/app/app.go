@@ -194,6 +194,7 @@ func (a *App) Start() error {
 		env.Logger = a.log.With("sensor", reg.Name)
 		env.StateDir = filepath.Join(a.cfg.DataDir, "sensor", reg.Name)
 		env.Options = a.cfg.SensorOptions[reg.Name]
+		env.Collector = a.up.Addr()
 		if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
 			a.setSensor(reg.Name, "failed", err)
 			a.log.Error("sensor not started", "sensor", reg.Name, "err", err)

@@ -34,6 +34,10 @@ type Env struct {
 	// LastSeq returns the highest sequence number appended so far: after emit
 	// returns, the emitted record's seq is at most this.
 	LastSeq func() uint64
+	// Collector is the collector's HOST:PORT, so that a sensor can tell the
+	// agent's own uplink from what it observes (the traffic sensor does not
+	// capture it).
+	Collector string
 	// Options are the sensor's own settings from the agent config
 	// (sensor_options.<name>); a sensor refuses keys it does not know.
 	Options map[string]string
