@@ -36,8 +36,9 @@ type Packet struct {
 	TCPFlags     uint8  // FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10
 	Length       int    // IP total length (the bytes a flow counts); frame length without IP
 	// Payload is what follows the innermost decoded header: the UDP or TCP
-	// payload, the ICMPv6 message body, or for a frame without IP the layer
-	// 2 payload (ARP, LLDP, CDP). It aliases the frame.
+	// payload; for ICMP and ICMPv6 the whole message from its type byte; for
+	// a frame without IP the layer 2 payload (the ARP packet, the LLDPDU,
+	// the CDP packet after its SNAP header). It aliases the frame.
 	Payload []byte
 	// L2Proto names a layer 2 protocol the decoder recognised without IP:
 	// "arp", "lldp", "cdp"; "" otherwise.
