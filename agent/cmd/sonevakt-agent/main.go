@@ -38,6 +38,7 @@ Usage:
   sonevakt-agent inventory --json
   sonevakt-agent media scan [--sysfs DIR] [--include-loop] [--json]
   sonevakt-agent media probe FILE [--label-pattern P] [--marker-file NAME] [--json]
+  sonevakt-agent traffic --pcap FILE [--zones FILE] [--json]
   sonevakt-agent status --data DIR [--json]
   sonevakt-agent version
 
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return status(rest, stdout, stderr)
 	case "media":
 		return mediaCmd(rest, stdout, stderr)
+	case "traffic":
+		return trafficCmd(rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q: %w", cmd, errUsage)

@@ -4,4 +4,6 @@ package all
 import (
 	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/inventory"
 	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/media"
+	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/sockets"
+	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/traffic"
 )
