@@ -28,6 +28,10 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		// A helper run inside a network namespace by a test (netns_test.go).
+		os.Exit(runHelper(mode, os.Args[len(os.Args)-1]))
+	}
 	dir, err := os.MkdirTemp("", "sonevakt-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
