@@ -34,6 +34,7 @@ vet:
 
 cross:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./agent/cmd/sonevakt-agent ./collector/cmd/sonevakt-collector
+	GOOS=windows GOARCH=arm64 $(GO) build -o /dev/null ./agent/cmd/sonevakt-agent ./collector/cmd/sonevakt-collector
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./agent/cmd/sonevakt-agent ./collector/cmd/sonevakt-collector
 
 fuzz:
@@ -41,6 +42,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./agent/internal/sensor/media/fsprobe
 	$(GO) test -run '^$$' -fuzz FuzzReadRootFile -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/media/fsprobe
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5s ./agent/internal/sensor/media/uevent
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5s -fuzzminimizetime 200x ./pkg/zone
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/traffic
+	$(GO) test -run '^$$' -fuzz FuzzObserve -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/traffic
 
 test: test-deps vet cross
 	$(GO) test -race -count=1 -timeout 20m ./...

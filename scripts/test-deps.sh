@@ -20,10 +20,15 @@ needs=(
   "/usr/sbin/mkudffs udftools"
   "/usr/sbin/cryptsetup cryptsetup-bin"
   "/usr/sbin/losetup mount"                   # loop devices for the kernel uevent test
+  "tshark tshark"                             # flow and packet counts the traffic tests compare with
+  "/usr/share/ieee-data/oui.txt ieee-data"    # MAC vendor names (OUI) for discovered devices
+  "ip iproute2"                               # network namespaces and veth pairs for live capture tests
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer
   needs+=("/usr/bin/time time")                                # wall, CPU and peak RSS of a command
+  needs+=("softflowd softflowd")                               # the flow benchmark's peer
+  needs+=("tcpdump tcpdump")                                   # reading the same capture, for scale
 fi
 
 missing=()
