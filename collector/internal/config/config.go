@@ -5,14 +5,17 @@ package config
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +23,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sonevakt/sonevakt/collector/internal/notify"
 	"github.com/sonevakt/sonevakt/collector/internal/rules"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 	"github.com/sonevakt/sonevakt/pkg/zone"
@@ -75,6 +79,109 @@ type Notify struct {
 	// UIURL is the UI's address as people reach it, for links in messages
 	// ("https://sonevakt.kommune.no:8443").
 	UIURL string `yaml:"ui_url"`
+	// Webhooks are told of every new deviation by a signed HTTPS POST.
+	Webhooks []Webhook `yaml:"webhooks"`
+}
+
+// Webhook is one receiver of signed webhook POSTs (see docs/operations.md).
+type Webhook struct {
+	// URL is where events are POSTed: https, or http on a loopback host only.
+	URL string `yaml:"url"`
+	// SecretFile holds the HMAC-SHA256 key shared with the receiver (at least
+	// 16 bytes; a trailing line break is not part of it). It must not be
+	// readable by group or others.
+	SecretFile string `yaml:"secret_file"`
+	// Events are the events sent (see notify.Events); empty for all.
+	Events []string `yaml:"events"`
+	// CAFile holds PEM CAs trusted for the receiver's certificate; "" for the
+	// system's.
+	CAFile string `yaml:"ca_file"`
+	// Lang is the language of the summary in the body: nb (default) or en.
+	Lang string `yaml:"lang"`
+}
+
+// minWebhookSecret is the shortest HMAC key accepted, in bytes.
+const minWebhookSecret = 16
+
+// Secret reads the webhook's HMAC key from SecretFile, refusing a file that
+// group or others may read (except on Windows, where modes say nothing) and
+// a key shorter than 16 bytes.
+func (w Webhook) Secret() ([]byte, error) {
+	if w.SecretFile == "" {
+		return nil, errors.New("secret_file is empty: the HMAC key is required")
+	}
+	fi, err := os.Stat(w.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("secret_file: %w", err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("secret_file %s: mode %v lets group or others read the key; chmod 600 it", w.SecretFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(w.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("secret_file: %w", err)
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) < minWebhookSecret {
+		return nil, fmt.Errorf("secret_file %s: the key has %d bytes, want at least %d", w.SecretFile, len(b), minWebhookSecret)
+	}
+	return b, nil
+}
+
+// Wants reports whether the webhook is sent event.
+func (w Webhook) Wants(event string) bool {
+	return len(w.Events) == 0 || slices.Contains(w.Events, event)
+}
+
+// LoopbackHTTP reports whether the webhook's URL is plain http to a loopback
+// host, the only http allowed.
+func (w Webhook) LoopbackHTTP() bool {
+	u, err := url.Parse(w.URL)
+	return err == nil && u.Scheme == "http" && isLoopback(u.Hostname())
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (w Webhook) validate(key string) error {
+	u, err := url.Parse(w.URL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%s.url %q: want an https:// URL", key, w.URL)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%s.url %q: plain http is allowed to a loopback host only; use https", key, w.URL)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%s.url: put no user or password in the URL; the signature authenticates", key)
+	}
+	if _, err := w.Secret(); err != nil {
+		return fmt.Errorf("%s.%w", key, err)
+	}
+	for _, e := range w.Events {
+		if !slices.Contains(notify.Events, e) {
+			return fmt.Errorf("%s.events: unknown event %q; known events are %s", key, e, strings.Join(notify.Events, ", "))
+		}
+	}
+	if w.CAFile != "" {
+		pem, err := os.ReadFile(w.CAFile)
+		if err != nil {
+			return fmt.Errorf("%s.ca_file: %w", key, err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s.ca_file %s: no PEM certificate in it", key, w.CAFile)
+		}
+	}
+	switch w.Lang {
+	case "", "nb", "en":
+	default:
+		return fmt.Errorf("%s.lang %q: want nb or en", key, w.Lang)
+	}
+	return nil
 }
 
 // SMTP is the submission server deviations are mailed through.
@@ -211,6 +318,17 @@ func (n Notify) validate() error {
 	case "", "nb", "en":
 	default:
 		return fmt.Errorf("notify.security_officer.lang %q: want nb or en", n.SecurityOfficer.Lang)
+	}
+	seen := map[string]int{}
+	for i, w := range n.Webhooks {
+		key := fmt.Sprintf("notify.webhooks[%d]", i)
+		if err := w.validate(key); err != nil {
+			return err
+		}
+		if j, dup := seen[w.URL]; dup {
+			return fmt.Errorf("%s.url %q: the same as notify.webhooks[%d]", key, w.URL, j)
+		}
+		seen[w.URL] = i
 	}
 	return nil
 }

@@ -139,3 +139,83 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Errorf("example config %+v does not show the defaults", c)
 	}
 }
+
+func TestWebhooks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := write("hook.key", "0123456789abcdef0123\n", 0o600)
+	open := write("open.key", "0123456789abcdef0123\n", 0o644)
+	short := write("short.key", "kort\n", 0o600)
+	notPEM := write("ca.pem", "not a certificate", 0o600)
+	hook := func(fields string) string {
+		return "data_dir: /x\nnotify:\n  webhooks:\n    - {" + fields + "}\n"
+	}
+	tests := []struct{ name, yaml, wantErr string }{
+		{"ok", hook("url: https://hooks.example/s, secret_file: " + key + ", events: [deviation.created], lang: en"), ""},
+		{"default events", hook("url: https://hooks.example/s, secret_file: " + key), ""},
+		{"http loopback", hook("url: http://127.0.0.1:9000/s, secret_file: " + key), ""},
+		{"http localhost", hook("url: http://localhost:9000/s, secret_file: " + key), ""},
+		{"http ipv6 loopback", hook("url: \"http://[::1]:9000/s\", secret_file: " + key), ""},
+		{"http remote", hook("url: http://hooks.example/s, secret_file: " + key), "notify.webhooks[0].url \"http://hooks.example/s\": plain http is allowed to a loopback host only"},
+		{"scheme", hook("url: ftp://hooks.example/s, secret_file: " + key), "want an https:// URL"},
+		{"no host", hook("url: /s, secret_file: " + key), "want an https:// URL"},
+		{"user in url", hook("url: https://u:p@hooks.example/s, secret_file: " + key), "put no user or password in the URL"},
+		{"no secret", hook("url: https://hooks.example/s"), "notify.webhooks[0].secret_file is empty"},
+		{"missing secret", hook("url: https://hooks.example/s, secret_file: " + filepath.Join(dir, "none.key")), "notify.webhooks[0].secret_file: "},
+		{"readable secret", hook("url: https://hooks.example/s, secret_file: " + open), "lets group or others read the key; chmod 600 it"},
+		{"short secret", hook("url: https://hooks.example/s, secret_file: " + short), "the key has 4 bytes, want at least 16"},
+		{"event", hook("url: https://hooks.example/s, secret_file: " + key + ", events: [deviation.closed]"), `notify.webhooks[0].events: unknown event "deviation.closed"; known events are deviation.created`},
+		{"ca file", hook("url: https://hooks.example/s, secret_file: " + key + ", ca_file: " + notPEM), "notify.webhooks[0].ca_file " + notPEM + ": no PEM certificate"},
+		{"lang", hook("url: https://hooks.example/s, secret_file: " + key + ", lang: sv"), `notify.webhooks[0].lang "sv": want nb or en`},
+		{"unknown key", hook("url: https://hooks.example/s, secret: x"), "line 4"},
+		{"duplicate", "data_dir: /x\nnotify:\n  webhooks:\n    - {url: https://h.example/s, secret_file: " + key + "}\n    - {url: https://h.example/s, secret_file: " + key + "}\n",
+			`notify.webhooks[1].url "https://h.example/s": the same as notify.webhooks[0]`},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(t.TempDir(), "collector.yaml")
+		if err := os.WriteFile(p, []byte(tt.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := Default()
+		err := Load(p, &c)
+		if tt.wantErr == "" && err != nil {
+			t.Errorf("%s: Load = %v", tt.name, err)
+		}
+		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: Load = %v, want error with %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestWebhookSecretAndEvents(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "hook.key")
+	if err := os.WriteFile(p, []byte("0123456789abcdef\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := Webhook{URL: "https://hooks.example/s", SecretFile: p}
+	if b, err := w.Secret(); err != nil || string(b) != "0123456789abcdef" {
+		t.Errorf("Secret() = %q, %v; want the key without its line break", b, err)
+	}
+	if !w.Wants("deviation.created") || !w.Wants("anything") {
+		t.Error("a webhook without events does not want every event")
+	}
+	w.Events = []string{"deviation.created"}
+	if !w.Wants("deviation.created") || w.Wants("deviation.closed") {
+		t.Errorf("Wants with events %v is wrong", w.Events)
+	}
+	for url, want := range map[string]bool{"http://127.0.0.1:1/x": true, "http://localhost/x": true,
+		"https://127.0.0.1/x": false, "http://10.0.0.1/x": false, "http://127.0.0.1.example/x": false} {
+		if got := (Webhook{URL: url}).LoopbackHTTP(); got != want {
+			t.Errorf("LoopbackHTTP(%s) = %v, want %v", url, got, want)
+		}
+	}
+}

@@ -37,3 +37,17 @@ type OutboxPending struct {
 	DeliveredAt time.Time // zero until delivered
 	Failed      bool      // reports whether delivery was given up
 }
+
+// NotificationNote is the end of one notification's delivery about a
+// deviation, for the deviation's timeline: who was told, by which channel,
+// when, or that telling them was given up and why.
+type NotificationNote struct {
+	Deviation string // the deviation's id
+	Delivery  string // the outbox message's id (its idempotency key)
+	Channel   string // ChannelEmail or ChannelWebhook
+	To        string // the recipient: an e-mail address or a redacted webhook URL
+	Delivered bool   // false: delivery was given up
+	Attempts  int
+	Error     string // why it was given up
+	At        time.Time
+}

@@ -43,6 +43,13 @@ type Dispatcher struct {
 	// Poll is how often the outbox is read without a Wake; 0 for 30 s. It
 	// picks up messages enqueued by other processes.
 	Poll time.Duration
+	// Done, when set, is called once a message's delivery ended: p has
+	// DeliveredAt set, or Failed true and LastError saying why it was given
+	// up; Attempts counts the last one. It is called after the outcome is
+	// recorded, from the dispatching goroutine, so it should be quick (the
+	// collector notes the outcome on the deviation's timeline). A crash between
+	// recording and Done loses the call; Done must tolerate a repeat.
+	Done func(ctx context.Context, p Pending)
 
 	once sync.Once
 	wake chan struct{}
@@ -137,6 +144,12 @@ func (d *Dispatcher) drain(ctx context.Context, log *slog.Logger, retries map[st
 	return checked, ctx.Err()
 }
 
+func (d *Dispatcher) done(ctx context.Context, p Pending) {
+	if d.Done != nil {
+		d.Done(ctx, p)
+	}
+}
+
 // deliver makes one attempt at p and records it; it returns the time of the
 // next attempt and whether there is one.
 func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, p Pending) (time.Time, bool) {
@@ -157,10 +170,14 @@ func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, p Pending) (
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err == nil {
-		if err := d.Outbox.Delivered(rctx, p.ID, d.now()); err != nil {
+		at := d.now()
+		if err := d.Outbox.Delivered(rctx, p.ID, at); err != nil {
 			log.Error("record notification delivered", "err", err)
 		} else {
 			log.Info("notification delivered", "attempts", p.Attempts+1)
+			p.Attempts++
+			p.DeliveredAt, p.LastError = at, ""
+			d.done(rctx, p)
 		}
 		return time.Time{}, false
 	}
@@ -181,6 +198,8 @@ func (d *Dispatcher) deliver(ctx context.Context, log *slog.Logger, p Pending) (
 	}
 	if give {
 		log.Error("notification given up", "attempts", attempts, "err", err)
+		p.Attempts, p.Failed, p.LastError = attempts, true, err.Error()
+		d.done(rctx, p)
 		return time.Time{}, false
 	}
 	log.Warn("notification not delivered; will retry", "attempts", attempts, "next", next, "err", err)

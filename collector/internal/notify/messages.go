@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,4 +97,65 @@ func DeviationCreated(d model.Deviation, lang, uiURL string, loc *time.Location)
 		fmt.Fprintf(&b, "\n%s: %s/deviations/%s\n", text(lang, "link"), strings.TrimRight(uiURL, "/"), d.ID)
 	}
 	return fmt.Sprintf(text(lang, "subject"), d.ID, d.Title), b.String()
+}
+
+// Webhook events.
+const (
+	// EventDeviationCreated is sent once when a deviation opens.
+	EventDeviationCreated = "deviation.created"
+)
+
+// Events lists every webhook event, for configuration to check names against.
+var Events = []string{EventDeviationCreated}
+
+// WebhookDeviation is the JSON body of a deviation event. Times are RFC 3339
+// in UTC; optional fields are left out when empty.
+type WebhookDeviation struct {
+	Event        string    `json:"event"` // EventDeviationCreated
+	ID           string    `json:"id"`    // AVVIK-<year>-<n>
+	Rule         string    `json:"rule"`
+	Subject      string    `json:"subject"`
+	AgentID      string    `json:"agent_id,omitempty"`
+	Severity     string    `json:"severity"`
+	Title        string    `json:"title"` // English; Summary is in the webhook's language
+	Refs         []string  `json:"refs"`  // strategy ids
+	Status       string    `json:"status"`
+	Assignees    []string  `json:"assignees"`
+	CreatedAt    time.Time `json:"created_at"`
+	DueAt        time.Time `json:"due_at,omitzero"`
+	PersonalData bool      `json:"personal_data"`
+	BreachDue    time.Time `json:"breach_due,omitzero"` // the 72-hour breach assessment deadline
+	Link         string    `json:"link,omitempty"`      // the deviation in the UI
+	Lang         string    `json:"lang"`
+	Summary      string    `json:"summary"` // one line, as the e-mail's subject
+}
+
+// DeviationWebhook is the webhook body telling of a new deviation, its
+// summary in lang (nb when unknown); uiURL, when set, gives the link.
+func DeviationWebhook(d model.Deviation, lang, uiURL string) ([]byte, error) {
+	if _, ok := catalogue[lang]; !ok {
+		lang = "nb"
+	}
+	summary, _ := DeviationCreated(d, lang, "", time.UTC)
+	w := WebhookDeviation{
+		Event: EventDeviationCreated, ID: d.ID, Rule: d.Rule, Subject: d.Subject, AgentID: d.AgentID,
+		Severity: d.Severity, Title: d.Title, Refs: nonNil(d.Refs), Status: d.Status, Assignees: nonNil(d.Assignees),
+		CreatedAt: d.CreatedAt.UTC(), DueAt: d.DueAt.UTC(), PersonalData: d.PersonalData, BreachDue: d.BreachDue.UTC(),
+		Lang: lang, Summary: summary,
+	}
+	if uiURL != "" {
+		w.Link = strings.TrimRight(uiURL, "/") + "/deviations/" + d.ID
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encode webhook for %s: %w", d.ID, err)
+	}
+	return b, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -73,6 +74,61 @@ func Sign(secret []byte, timestamp string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// Errors of Verify.
+var (
+	ErrBadSignature = errors.New("webhook signature does not match")
+	ErrStale        = errors.New("webhook timestamp outside the tolerance")
+)
+
+// Verify checks a webhook request as a receiver should: signature is the
+// X-Sonevakt-Signature value, timestamp the X-Sonevakt-Timestamp value, body
+// the raw request body. A timestamp more than tolerance away from now is
+// ErrStale (a replayed request); a signature that does not match, in
+// constant time, is ErrBadSignature. Receivers drop a redelivery by its
+// X-Sonevakt-Delivery key, which Verify does not look at.
+func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time, tolerance time.Duration) error {
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: timestamp %q is not Unix seconds", ErrStale, timestamp)
+	}
+	if d := now.Sub(time.Unix(sec, 0)).Abs(); d > tolerance {
+		return fmt.Errorf("%w: %v away from now", ErrStale, d.Round(time.Second))
+	}
+	if !strings.HasPrefix(signature, "sha256=") ||
+		!hmac.Equal([]byte(signature), []byte(Sign(secret, timestamp, body))) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// WebhookRouter is the Sender of the webhook channel when several webhooks
+// are configured, each with its own secret and CAs: it hands a message to the
+// sender of its URL (To). A message for a URL no longer configured fails
+// permanently.
+type WebhookRouter map[string]Sender
+
+var _ Sender = WebhookRouter(nil)
+
+// Send delivers m through the sender configured for m.To.
+func (r WebhookRouter) Send(ctx context.Context, m Message) error {
+	s, ok := r[m.To]
+	if !ok {
+		return Permanent(fmt.Errorf("webhook %s is not configured (any more)", RedactURL(m.To)))
+	}
+	return s.Send(ctx, m)
+}
+
+// RedactURL returns a webhook URL fit for logs and timelines: scheme, host
+// and path, without user information, query or fragment, which may hold
+// tokens.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
 // Send delivers m (Channel webhook; To is the URL). A 2xx reply is success;
 // any other 4xx than 408 and 429 is a permanent failure; the rest is retried.
 func (s *WebhookSender) Send(ctx context.Context, m Message) error {
@@ -84,7 +140,7 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) error {
 		return Permanent(fmt.Errorf("webhook url: %w", err))
 	}
 	if u.Scheme != "https" && !(s.cfg.AllowHTTP && u.Scheme == "http") {
-		return Permanent(fmt.Errorf("webhook url %s: scheme must be https", u.Redacted()))
+		return Permanent(fmt.Errorf("webhook url %s: scheme must be https", RedactURL(m.To)))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.To, bytes.NewReader(m.JSON))
 	if err != nil {
@@ -98,7 +154,11 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) error {
 	req.Header.Set(HeaderDelivery, m.ID)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post webhook %s: %w", u.Redacted(), err)
+		// The *url.Error repeats the full URL, query and all.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return fmt.Errorf("post webhook %s: %w", RedactURL(m.To), err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -106,8 +166,8 @@ func (s *WebhookSender) Send(ctx context.Context, m Message) error {
 	case c >= 200 && c < 300:
 		return nil
 	case c >= 400 && c < 500 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests:
-		return Permanent(fmt.Errorf("post webhook %s: %s", u.Redacted(), resp.Status))
+		return Permanent(fmt.Errorf("post webhook %s: %s", RedactURL(m.To), resp.Status))
 	default:
-		return fmt.Errorf("post webhook %s: %s", u.Redacted(), resp.Status)
+		return fmt.Errorf("post webhook %s: %s", RedactURL(m.To), resp.Status)
 	}
 }

@@ -163,3 +163,64 @@ func (o *Outbox) Entry(ctx context.Context, id string) (model.OutboxPending, err
 	}
 	return p, nil
 }
+
+// auditDeviationNotification is the audit action of a notification noted on
+// a deviation's timeline.
+const auditDeviationNotification = "deviation.notification"
+
+// NoteNotification appends a "notification" entry to a deviation's timeline,
+// with an audit entry, saying who was told by which channel and when, or that
+// it was given up and why. A note repeating one already made for the same
+// delivery and outcome is ignored, so a dispatcher may repeat it.
+// ErrNotFound for an unknown deviation.
+func (o *Outbox) NoteNotification(ctx context.Context, n model.NotificationNote) error {
+	if n.Deviation == "" || n.Delivery == "" || n.Channel == "" {
+		return fmt.Errorf("note notification %q: deviation, delivery and channel are required: %w", n.Delivery, model.ErrInvalid)
+	}
+	what := map[string]string{model.ChannelEmail: "E-mail", model.ChannelWebhook: "Webhook"}[n.Channel]
+	if what == "" {
+		what = n.Channel
+	}
+	outcome, text := "delivered", fmt.Sprintf("%s to %s delivered", what, n.To)
+	if !n.Delivered {
+		outcome = "failed"
+		text = fmt.Sprintf("%s to %s given up after %d attempts: %s", what, n.To, n.Attempts, n.Error)
+	}
+	detail := mustJSON(struct {
+		Delivery string `json:"delivery"`
+		Channel  string `json:"channel"`
+		To       string `json:"to"`
+		Outcome  string `json:"outcome"`
+		Attempts int    `json:"attempts"`
+		Error    string `json:"error,omitempty"`
+	}{n.Delivery, n.Channel, n.To, outcome, n.Attempts, n.Error})
+	err := o.db.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM deviations WHERE id = ?`, n.Deviation).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM deviation_timeline WHERE deviation_id = ? AND type = ?
+			AND json_extract(detail, '$.delivery') = ? AND json_extract(detail, '$.outcome') = ?`,
+			n.Deviation, model.TimelineNotification, n.Delivery, outcome).Scan(&one)
+		if err == nil {
+			return nil // noted already
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := appendTimeline(ctx, tx, n.Deviation, model.TimelineEvent{At: n.At, Actor: actorSystem,
+			Type: model.TimelineNotification, Text: text, Detail: detail}); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, model.AuditEvent{At: n.At, Actor: actorSystem, Action: auditDeviationNotification,
+			Subject: n.Deviation, Detail: detail})
+	})
+	if err != nil {
+		return fmt.Errorf("note notification %s on deviation %s: %w", n.Delivery, n.Deviation, err)
+	}
+	return nil
+}
