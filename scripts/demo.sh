@@ -21,8 +21,15 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# The example zones and firewall map, so that the zone pages and the flow
+# matrix have something to show; edit configs/zones.yaml to match this network.
+cat >"$data/collector.yaml" <<CONF
+data_dir: $PWD/$cdata
+zones_file: $PWD/configs/zones.yaml
+CONF
+
 : >"$data/collector.log"
-bin/sonevakt-collector serve --data "$cdata" --agents "$agents" --web "$web" >>"$data/collector.log" 2>&1 &
+bin/sonevakt-collector serve --config "$data/collector.yaml" --data "$cdata" --agents "$agents" --web "$web" >>"$data/collector.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   grep -q "collector listening" "$data/collector.log" && break
