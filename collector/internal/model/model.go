@@ -323,6 +323,10 @@ type InventoryStore interface {
 	// SearchSoftware finds packages across hosts, ordered by hostname, agent,
 	// name and version; ErrInvalid without a name.
 	SearchSoftware(ctx context.Context, q SoftwareQuery) ([]SoftwareHit, error)
+	// EachHostSoftware calls fn with every agent's installed packages, one
+	// agent at a time (fn must not keep pkgs past its return); it stops at
+	// fn's first error and returns it.
+	EachHostSoftware(ctx context.Context, fn func(agentID, hostname string, pkgs []wire.Package) error) error
 }
 
 // Store is everything a driver provides. Callers take the narrow interface they
@@ -338,7 +342,11 @@ type Store interface {
 	PolicyStore
 	MediaStore
 	DeviationStore
+	FindingStore
 	AssetStore
+	SoftwareCatalogStore
 	TrafficStore
+	ConfigMapStore
+	OrgStore
 	Close() error
 }

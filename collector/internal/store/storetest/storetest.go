@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"MediaLogPaging", testMediaLogPaging},
 		{"MediaRegisterImport", testMediaRegisterImport},
 		{"MediaRegisterConflict", testMediaRegisterConflict},
+		{"SoftwareCatalogImport", testSoftwareCatalogImport},
+		{"SoftwareCatalogRefused", testSoftwareCatalogRefused},
 		{"DeviationCreateGet", testDeviationCreateGet},
 		{"DeviationDedupe", testDeviationDedupe},
 		{"DeviationNumbering", testDeviationNumbering},
@@ -81,6 +83,15 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"TrafficQuery", testTrafficQuery},
 		{"TrafficJudged", testTrafficJudged},
 		{"TrafficNeighbours", testTrafficNeighbours},
+		{"ConfigMapIdentities", testConfigMapIdentities},
+		{"ConfigMapSnapshots", testConfigMapSnapshots},
+		{"StandingLifecycle", testStandingLifecycle},
+		{"StandingScope", testStandingScope},
+		{"StandingInvalid", testStandingInvalid},
+		{"HostAccounts", testHostAccounts},
+		{"OrgImport", testOrgImport},
+		{"OrgRefused", testOrgRefused},
+		{"OrgDelete", testOrgDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
