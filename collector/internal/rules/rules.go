@@ -50,25 +50,25 @@ type Rule struct {
 
 // catalogue is the first rule catalogue of DESIGN.md, in its order.
 var catalogue = []Rule{
-	{Name: UnregisteredHost, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityHigh,
+	{Name: UnregisteredHost, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "An agent's host matches no asset in the register (serial, MAC, asset tag)."},
-	{Name: UnknownDevice, Refs: []string{"S1.3", "S1.4"}, DefaultSeverity: model.SeverityMedium,
+	{Name: UnknownDevice, Refs: []string{"S1.3", "S1.4"}, DefaultSeverity: model.SeverityMedium, Implemented: true,
 		Doc: "A device seen on the wire (ARP, DHCP, NDP) matches no asset and runs no agent."},
 	{Name: UnknownMedia, Refs: []string{"S1.3", "S6.1"}, DefaultSeverity: model.SeverityMedium, Implemented: true,
 		Doc: "A removable medium (VID:PID:serial) arrived that is not in the media register."},
 	{Name: UnmarkedMedia, Refs: []string{"S6.1"}, DefaultSeverity: model.SeverityHigh, PersonalData: true, Implemented: true,
 		Doc: "A removable medium lacks the marking the policy asks for, is unencrypted in a sensitive zone, or is unencrypted though the register requires encryption."},
-	{Name: UnapprovedSoftware, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityMedium,
+	{Name: UnapprovedSoftware, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityMedium, Implemented: true,
 		Doc: "Software outside the approved catalogue, or on the denied list, is installed."},
 	{Name: CrossZoneFlow, Refs: []string{"S5.1", "S5.3"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "A flow between zones was observed that the firewall map does not allow."},
 	{Name: SharedSolution, Refs: []string{"S5.2"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "A host reaches several zones without being registered as a shared-solution machine."},
-	{Name: AgentSilent, Refs: []string{"S1.4"}, DefaultSeverity: model.SeverityMedium,
+	{Name: AgentSilent, Refs: []string{"S1.4"}, DefaultSeverity: model.SeverityMedium, Implemented: true,
 		Doc: "A registered host's agent has not reported within three of its intervals."},
-	{Name: DuplicateIdentity, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityHigh,
+	{Name: DuplicateIdentity, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "One identity shows up on two machines (a cloned disk image), or one machine holds two identities."},
-	{Name: SupplierAccess, Refs: []string{"S2.2", "S2.3"}, DefaultSeverity: model.SeverityHigh,
+	{Name: SupplierAccess, Refs: []string{"S2.2", "S2.3"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "A supplier's account is active on a host without a signed confidentiality declaration."},
 }
 

@@ -39,7 +39,8 @@ func TestCatalogue(t *testing.T) {
 			implemented = append(implemented, r.Name)
 		}
 	}
-	if !slices.Equal(implemented, []string{UnknownMedia, UnmarkedMedia, CrossZoneFlow, SharedSolution}) {
+	if !slices.Equal(implemented, []string{UnregisteredHost, UnknownDevice, UnknownMedia, UnmarkedMedia, UnapprovedSoftware, CrossZoneFlow, SharedSolution,
+		AgentSilent, DuplicateIdentity, SupplierAccess}) {
 		t.Errorf("implemented rules %v", implemented)
 	}
 	// Callers get copies.
