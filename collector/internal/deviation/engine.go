@@ -7,7 +7,12 @@
 //
 // The Engine is the loop that does this for media events and hourly flows:
 // woken by ingest after a commit, and on a timer to retry and to pick up
-// what a crash left.
+// what a crash left. Beside it runs the evaluation of hosts (hosts.go): the
+// host rules judge standing conditions of the configuration map (an
+// unregistered host stays unregistered until it is registered), so they run
+// over the whole map on a timer and when woken, and the store records their
+// findings as conditions that become active, are restated and clear, rather
+// than as an occurrence per evaluation.
 // What the rules decide lives in package rules; how a deviation moves through
 // its lifecycle is the store's (and the web's, for people's actions).
 package deviation
@@ -20,6 +25,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
@@ -56,9 +62,10 @@ type Config struct {
 	// Zones places hosts in zones by the addresses of their interfaces; nil
 	// for ZoneMap's zones (and with neither, every host's zone is unknown).
 	Zones *zone.Table
-	// SharedSolutions are the hosts registered as shared-solution machines
-	// (S5.2), by agent id or hostname: shared-solution spares them.
-	SharedSolutions map[string]bool
+	// SharedSolutions returns the hosts registered as shared-solution
+	// machines (S5.2), by agent id or hostname: shared-solution spares them.
+	// Nil: none is registered.
+	SharedSolutions func() map[string]bool
 	// Due is the time to handle a deviation by severity, over DefaultDue.
 	Due    map[string]time.Duration
 	Now    func() time.Time // nil means time.Now
@@ -72,6 +79,31 @@ type Config struct {
 	// Batch is how many events are judged and stored in one transaction;
 	// DefaultBatch when zero.
 	Batch int
+
+	// Hosts is what the host rules read and record (see EvaluateHosts);
+	// nil for Store when it implements HostStore. Without one the host
+	// rules do not run.
+	Hosts HostStore
+	// HostInterval is how often the host rules run without being woken;
+	// DefaultHostInterval when zero.
+	HostInterval time.Duration
+	// HostWakeGap is the least time from one host evaluation to the next
+	// that WakeHosts starts; DefaultHostWakeGap when zero.
+	HostWakeGap time.Duration
+	// Assignees, if set, says who a finding about a subject of the unit goes
+	// to (the organisation register's Router.Assignees); nil keeps Route's
+	// security officer and unit manager by role.
+	Assignees func(unit string) []string
+	// SoftwareMode is how the software catalogue judges packages:
+	// rules.SoftwareDenylist ("" too) or rules.SoftwareAllowlist.
+	SoftwareMode string
+	// SilentAfter is how long an agent may stay quiet before its asset
+	// counts as silent (agent-silent); configmap.DefaultSilentAfter when
+	// zero.
+	SilentAfter time.Duration
+	// Suppliers returns the supplier personnel of the organisation register
+	// for supplier-access; nil leaves that rule unevaluated.
+	Suppliers func(ctx context.Context) ([]model.SupplierPerson, error)
 }
 
 // Engine judges pending media events and hourly flows and records what the
@@ -83,6 +115,23 @@ type Engine struct {
 	now  func() time.Time
 	wake chan struct{}
 	mu   sync.Mutex // one evaluation at a time
+
+	hosts     HostStore
+	wakeHosts chan struct{}
+	hostMu    sync.Mutex // one host evaluation at a time
+	// units is, by agent id, the owner unit of the asset each agent matched
+	// at the last host evaluation: the unit an event on that host is routed
+	// to when the event's own subject names none.
+	units atomic.Pointer[map[string]string]
+}
+
+// agentUnit returns the owner unit of the agent's asset, as the last host
+// evaluation reconciled it; "" when unknown.
+func (e *Engine) agentUnit(agentID string) string {
+	if m := e.units.Load(); m != nil {
+		return (*m)[agentID]
+	}
+	return ""
 }
 
 // New returns an engine; Run starts it.
@@ -100,6 +149,17 @@ func New(cfg Config) *Engine {
 	if e.cfg.Batch <= 0 {
 		e.cfg.Batch = DefaultBatch
 	}
+	e.wakeHosts = make(chan struct{}, 1)
+	e.hosts = cfg.Hosts
+	if hs, ok := cfg.Store.(HostStore); ok && e.hosts == nil {
+		e.hosts = hs
+	}
+	if e.cfg.HostInterval <= 0 {
+		e.cfg.HostInterval = DefaultHostInterval
+	}
+	if e.cfg.HostWakeGap <= 0 {
+		e.cfg.HostWakeGap = DefaultHostWakeGap
+	}
 	return e
 }
 
@@ -116,8 +176,15 @@ func (e *Engine) Wake() {
 // woken and every Interval, until ctx is done. An evaluation that fails is
 // logged and retried at the next tick (wakes wait until then); since events
 // are marked judged only in the transaction that stores their findings,
-// nothing is lost or counted twice.
+// nothing is lost or counted twice. Beside it, with a HostStore, the host
+// rules run at once, whenever woken by WakeHosts and every HostInterval;
+// Run returns when both loops have stopped.
 func (e *Engine) Run(ctx context.Context) {
+	if e.hosts != nil {
+		var wg sync.WaitGroup
+		wg.Go(func() { e.runHosts(ctx) })
+		defer wg.Wait()
+	}
 	t := time.NewTicker(e.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -255,12 +322,12 @@ func (e *Engine) judge(ctx context.Context, r *round, evs []model.MediaEvent) er
 			AgentID: ev.AgentID, Hostname: ev.Hostname, Seq: ev.Seq, At: ev.At, Event: ev.Event,
 			Entry: entry, Policy: r.policy, Zone: z,
 		}
-		unit := ""
-		if entry != nil {
+		unit := e.agentUnit(ev.AgentID) // the host's unit, unless the medium is registered to one
+		if entry != nil && entry.OwnerUnit != "" {
 			unit = entry.OwnerUnit
 		}
 		for _, f := range rules.Media(in, e.cfg.Rules) {
-			news = append(news, Open(f, unit, e.sla, now))
+			news = append(news, e.open(f, unit, now))
 		}
 		ids = append(ids, ev.ID)
 	}
@@ -281,7 +348,7 @@ func (e *Engine) judgeFlows(ctx context.Context, r *round, fs []model.FlowHour) 
 	byAgent := map[string][]model.FlowHour{}
 	for _, f := range fs {
 		if fd, ok := rules.Flow(f, zm, e.cfg.Rules); ok {
-			news = append(news, Open(fd, "", e.sla, now))
+			news = append(news, e.open(fd, e.agentUnit(f.AgentID), now))
 		}
 		if _, ok := byAgent[f.AgentID]; !ok {
 			agents = append(agents, f.AgentID)
@@ -290,6 +357,10 @@ func (e *Engine) judgeFlows(ctx context.Context, r *round, fs []model.FlowHour) 
 		ids = append(ids, f.ID)
 	}
 	if zm != nil {
+		var shared map[string]bool
+		if e.cfg.SharedSolutions != nil {
+			shared = e.cfg.SharedSolutions()
+		}
 		for _, ag := range agents {
 			own, err := e.hostZone(ctx, r, ag)
 			if err != nil {
@@ -298,9 +369,9 @@ func (e *Engine) judgeFlows(ctx context.Context, r *round, fs []model.FlowHour) 
 			hf := byAgent[ag]
 			host := hf[0].Hostname
 			in := rules.SharedInput{AgentID: ag, Hostname: host, Own: own, Flows: hf,
-				Registered: e.cfg.SharedSolutions[ag] || (host != "" && e.cfg.SharedSolutions[host])}
+				Registered: shared[ag] || (host != "" && shared[host])}
 			if fd, ok := rules.Shared(in, zm, e.cfg.Rules); ok {
-				news = append(news, Open(fd, "", e.sla, now))
+				news = append(news, e.open(fd, e.agentUnit(ag), now))
 			}
 		}
 	}

@@ -583,7 +583,7 @@ func TestEvaluateFlows(t *testing.T) {
 	h0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	now := h0.Add(2 * time.Hour)
 	var changes int
-	e := New(Config{Store: db, ZoneMap: m, SharedSolutions: map[string]bool{"host-ts": true}, Now: func() time.Time { return now },
+	e := New(Config{Store: db, ZoneMap: m, SharedSolutions: func() map[string]bool { return map[string]bool{"host-ts": true} }, Now: func() time.Time { return now },
 		Batch: 2, OnChange: func(rs []model.RecordResult) { changes += len(rs) }})
 
 	// pc: web (allowed), the journal (allowed), journal over http (denied),

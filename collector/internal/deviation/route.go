@@ -2,6 +2,7 @@ package deviation
 
 import (
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
@@ -27,6 +28,16 @@ var DefaultDue = map[string]time.Duration{
 // UnitManager is the assignee that stands for a unit's line manager, who
 // handles the unit's deviations with the security officer (S1.2).
 func UnitManager(unit string) string { return "unit:" + unit + ":leder" }
+
+// ManagedUnit returns the unit of an assignee made by UnitManager.
+func ManagedUnit(assignee string) (string, bool) {
+	rest, ok := strings.CutPrefix(assignee, "unit:")
+	if !ok {
+		return "", false
+	}
+	unit, ok := strings.CutSuffix(rest, ":leder")
+	return unit, ok && unit != ""
+}
 
 // Route returns who a finding goes to: always the information security
 // officer, and the line manager of the unit the subject belongs to when that
@@ -81,6 +92,18 @@ func Open(f model.Finding, unit string, sla SLA, now time.Time) model.NewDeviati
 	d := model.NewDeviation{Finding: f, Assignees: Route(f, unit), DueAt: sla.Due(f.Severity, from)}
 	if f.PersonalData {
 		d.BreachDue = from.Add(BreachWindow)
+	}
+	return d
+}
+
+// open turns a finding into the deviation it opens, as Open does, with the
+// assignees the configuration's Assignees gives when it is set.
+func (e *Engine) open(f model.Finding, unit string, now time.Time) model.NewDeviation {
+	d := Open(f, unit, e.sla, now)
+	if e.cfg.Assignees != nil {
+		if as := e.cfg.Assignees(unit); len(as) > 0 {
+			d.Assignees = as
+		}
 	}
 	return d
 }
