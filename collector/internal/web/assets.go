@@ -131,6 +131,9 @@ func (s *Server) importAssets(ctx context.Context, actor string, body io.Reader,
 	case err != nil:
 		return assetImportOutcome{}, fmt.Errorf("import asset register: %w", err)
 	}
+	if s.onAssetsChange != nil && ch.Added+ch.Updated+ch.Removed > 0 {
+		s.onAssetsChange(ctx)
+	}
 	return assetImportOutcome{Result: assetImportResult{
 		Mode: modeName(replace), ValidOnly: validOnly,
 		Added: ch.Added, Updated: ch.Updated, Removed: ch.Removed, Unchanged: ch.Unchanged,
@@ -191,6 +194,9 @@ func (s *Server) handleAPIAssetDelete(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.DeleteAsset(r.Context(), tag, p.Name, s.now()); err != nil {
 		s.fail(w, r, fmt.Errorf("delete asset %q: %w", tag, err))
 		return
+	}
+	if s.onAssetsChange != nil {
+		s.onAssetsChange(r.Context())
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Deleted string `json:"deleted"`

@@ -27,7 +27,11 @@ const (
 
 // principal is who a request acts for.
 type principal struct {
-	Name    string // user name, or "token:<id>"
+	Name string // user name, or "token:<id>"
+	// Acts is the user name whose scope the principal has: the user's own
+	// name, or a token's name (apitoken create --name), so that a line
+	// manager's token sees what the line manager does.
+	Acts    string
 	Role    model.Role
 	Session *model.Session // nil for API tokens
 }
@@ -146,7 +150,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, authz string) (*principal, 
 	if err := s.store.TouchAPIToken(ctx, id, s.now()); err != nil {
 		s.log.WarnContext(ctx, "touch api token", "token", id, "err", err)
 	}
-	return &principal{Name: "token:" + id, Role: t.Role}, nil
+	return &principal{Name: "token:" + id, Role: t.Role, Acts: t.Name}, nil
 }
 
 // sessionPrincipal returns the principal of the request's session cookie, or
@@ -182,7 +186,7 @@ func (s *Server) sessionPrincipal(r *http.Request) (*principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get user %s: %w", sess.User, err)
 	}
-	return &principal{Name: u.Name, Role: u.Role, Session: &sess}, nil
+	return &principal{Name: u.Name, Role: u.Role, Session: &sess, Acts: u.Name}, nil
 }
 
 // newSession stores a session for user and returns the cookie value: the raw

@@ -78,16 +78,25 @@ func breachOverdue(d model.Deviation, now time.Time) bool {
 	return model.StatusOpen(d.Status) && d.PersonalData && !d.BreachDue.IsZero() && now.After(d.BreachDue)
 }
 
-// visibleDeviation reports whether p may see, and (with a handling role)
-// handle, d. Every role that may read deviations sees all of them for now.
-//
-// This is the seam for per-unit scoping: once the organisation register
-// exists, a line manager (leder) sees only deviations assigned to a unit they
-// lead (an assignee "unit:<id>"). Lists and every single-deviation route,
-// page and API, pass through here, so that rule goes here and nowhere else.
-func (s *Server) visibleDeviation(p *principal, d model.Deviation) bool {
-	return p != nil
+// deviationScope returns which deviations p may see, and (with a handling
+// role) handle: every one (nil) for every role but leder; a line manager sees
+// those assigned to them in person or filed under a unit they manage or one
+// below it (the organisation register). Lists and every single-deviation
+// route, page and API, pass through here, so that rule lives here and
+// nowhere else.
+func (s *Server) deviationScope(ctx context.Context, p *principal) (*leaderScope, error) {
+	if p == nil || p.Role != model.RoleLeder {
+		return nil, nil
+	}
+	sc, err := s.leaderScopeOf(ctx, p.Acts)
+	if err != nil {
+		return nil, fmt.Errorf("scope of %s: %w", p.Name, err)
+	}
+	return &sc, nil
 }
+
+// inScope reports whether d is in the scope (nil: all).
+func inScope(sc *leaderScope, d model.Deviation) bool { return sc == nil || sc.sees(d.Assignees) }
 
 // getDeviation returns a deviation p may see, with its timeline; one p may
 // not see is not found, so that its existence is not told.
@@ -96,22 +105,30 @@ func (s *Server) getDeviation(ctx context.Context, p *principal, id string) (mod
 	if err != nil {
 		return model.Deviation{}, nil, fmt.Errorf("get deviation %s: %w", id, err)
 	}
-	if !s.visibleDeviation(p, d) {
+	sc, err := s.deviationScope(ctx, p)
+	if err != nil {
+		return model.Deviation{}, nil, err
+	}
+	if !inScope(sc, d) {
 		return model.Deviation{}, nil, fmt.Errorf("deviation %s outside %s's scope: %w", id, p.Name, model.ErrNotFound)
 	}
 	return d, tl, nil
 }
 
-// listDeviations runs q and keeps what p may see. While everyone sees
-// everything this filter removes nothing; once scoping narrows what a role
-// sees, the scope belongs in the query itself, so that the limit counts only
-// visible deviations.
+// listDeviations runs q and keeps what p may see. A line manager's list is
+// filtered after the query, so it may hold fewer than the limit although
+// more exist; the scope belongs in the query once deviations carry their
+// unit as a column.
 func (s *Server) listDeviations(ctx context.Context, p *principal, q model.DeviationQuery) ([]model.Deviation, error) {
+	sc, err := s.deviationScope(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	ds, err := s.store.ListDeviations(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list deviations: %w", err)
 	}
-	return slices.DeleteFunc(ds, func(d model.Deviation) bool { return !s.visibleDeviation(p, d) }), nil
+	return slices.DeleteFunc(ds, func(d model.Deviation) bool { return !inScope(sc, d) }), nil
 }
 
 // deviationQuery reads the list filters: status ("open", a status, or none

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestAPIDeviations(t *testing.T) {
 	e := newEnv(t, false)
 	e.sampleHosts()
 	e.sampleDeviations()
-	authz := e.token(t, model.RoleLeder)
+	authz := e.token(t, model.RoleRevisor)
 
 	for q, want := range map[string]string{
 		"":             "AVVIK-2026-1 AVVIK-2026-2 AVVIK-2026-3",
@@ -224,7 +225,7 @@ func TestAPIDeviationStatus(t *testing.T) {
 func TestAPIDeviationComment(t *testing.T) {
 	e := newEnv(t, false)
 	e.sampleDeviations()
-	authz := e.token(t, model.RoleLeder)
+	authz := e.token(t, model.RoleSikkerhet)
 	rec := e.apiSend(http.MethodPost, "/api/v1/deviations/AVVIK-2026-3/comments", "application/json", `{"text":"Kontaktet brukeren."}`, authz)
 	var d apiDeviationBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || rec.Code != http.StatusCreated {
@@ -253,7 +254,7 @@ func TestDeviationsPage(t *testing.T) {
 	e := newEnv(t, false)
 	e.sampleHosts()
 	e.sampleDeviations()
-	e.addUser(t, "lena", "hemmelig-passord", model.RoleLeder)
+	e.addUser(t, "lena", "hemmelig-passord", model.RoleSikkerhet)
 	sc := e.login(t, "lena", "hemmelig-passord")
 
 	rec := e.get("/deviations", sc)
@@ -330,7 +331,7 @@ func TestDeviationPage(t *testing.T) {
 	e := newEnv(t, false)
 	e.sampleHosts()
 	e.sampleDeviations()
-	e.addUser(t, "lena", "hemmelig-passord", model.RoleLeder)
+	e.addUser(t, "lena", "hemmelig-passord", model.RoleSikkerhet)
 	e.addUser(t, "rut", "hemmelig-passord", model.RoleRevisor)
 	sc := e.login(t, "lena", "hemmelig-passord")
 	csrf := sessionFromCookie(t, e, sc).CSRF
@@ -382,7 +383,7 @@ func TestDeviationForms(t *testing.T) {
 	e := newEnv(t, false)
 	e.sampleHosts()
 	e.sampleDeviations()
-	e.addUser(t, "lena", "hemmelig-passord", model.RoleLeder)
+	e.addUser(t, "lena", "hemmelig-passord", model.RoleSikkerhet)
 	sc := e.login(t, "lena", "hemmelig-passord")
 	csrf := sessionFromCookie(t, e, sc).CSRF
 
@@ -429,5 +430,83 @@ func TestDeviationForms(t *testing.T) {
 	}
 	if rec := e.postForm("/deviations/AVVIK-2026-99/comments", url.Values{"csrf": {csrf}, "text": {"x"}}, sc); rec.Code != http.StatusNotFound {
 		t.Errorf("comment on an unknown deviation = %d, want 404", rec.Code)
+	}
+}
+
+// TestLeaderSeesOwnUnits: a line manager sees and handles the deviations
+// of the units they manage and those below, and those assigned to them in
+// person; another unit's deviation is not found, not forbidden, so that its
+// existence is not told. A leder the organisation register does not know
+// sees nothing; the security officer sees everything.
+func TestLeaderSeesOwnUnits(t *testing.T) {
+	e := newEnv(t, false)
+	e.sampleHosts()
+	ctx := t.Context()
+	at := e.clock.now()
+	if _, err := e.store.ImportPeople(ctx, []model.Person{
+		{ID: "siri", Name: "Siri Sikker", Email: "siri@namsos.kommune.no", Roles: []string{"sikkerhet"}},
+		{ID: "hilde", Name: "Hilde Helse", Email: "hilde@namsos.kommune.no", Username: "hilde", Roles: []string{"leder"}},
+		{ID: "kari", Name: "Kari Kultur", Email: "kari@namsos.kommune.no", Username: "kari", Roles: []string{"leder"}},
+	}, true, "test", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ImportUnits(ctx, []model.Unit{
+		{ID: "helse", Name: "Helse og omsorg", Manager: "hilde"},
+		{ID: "sykehjem", Name: "Sykehjem", Parent: "helse"},
+		{ID: "kultur", Name: "Kultur", Manager: "kari"},
+	}, true, "test", at); err != nil {
+		t.Fatal(err)
+	}
+	for i, as := range [][]string{
+		{"role:sikkerhet", "person:hilde", "unit:helse:leder"},
+		{"role:sikkerhet", "unit:sykehjem:leder"},
+		{"role:sikkerhet", "person:kari", "unit:kultur:leder"},
+		{"role:sikkerhet"},
+	} {
+		e.store.addDeviation(model.Deviation{
+			ID: fmt.Sprintf("AVVIK-2026-%d", i+1), Rule: "unknown-media", Subject: fmt.Sprintf("media:%d", i), AgentID: invHost,
+			Title: "unknown medium", Severity: model.SeverityMedium, Status: model.StatusNew, Assignees: as,
+			CreatedAt: at, UpdatedAt: at, FirstSeen: at, LastSeen: at, Count: 1,
+		})
+	}
+	e.addUser(t, "hilde", "a long enough password 1", model.RoleLeder)
+	e.addUser(t, "ola", "a long enough password 2", model.RoleLeder)
+	hilde := e.login(t, "hilde", "a long enough password 1")
+	ola := e.login(t, "ola", "a long enough password 2")
+
+	ids := func(sc *http.Cookie) string {
+		rec := e.get("/api/v1/deviations?status=all", sc)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET /api/v1/deviations = %d %s", rec.Code, rec.Body)
+		}
+		var b struct {
+			Deviations []apiDeviationBody `json:"deviations"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range b.Deviations {
+			out = append(out, d.ID)
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	if got := ids(hilde); got != "AVVIK-2026-1 AVVIK-2026-2" {
+		t.Errorf("hilde (manager of helse and, below it, sykehjem) sees %q", got)
+	}
+	if got := ids(ola); got != "" {
+		t.Errorf("ola (not in the register) sees %q, want nothing", got)
+	}
+	if rec := e.get("/api/v1/deviations/AVVIK-2026-3", hilde); rec.Code != http.StatusNotFound {
+		t.Errorf("hilde GET another unit's deviation = %d, want 404", rec.Code)
+	}
+	if rec := e.get("/api/v1/deviations/AVVIK-2026-2", hilde); rec.Code != http.StatusOK {
+		t.Errorf("hilde GET her sub-unit's deviation = %d, want 200", rec.Code)
+	}
+	all := deviationIDs(t, e, "/api/v1/deviations?status=all", e.token(t, model.RoleSikkerhet))
+	slices.Sort(all)
+	if got := strings.Join(all, " "); got != "AVVIK-2026-1 AVVIK-2026-2 AVVIK-2026-3 AVVIK-2026-4" {
+		t.Errorf("the security officer sees %q, want all four", got)
 	}
 }

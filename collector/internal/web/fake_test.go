@@ -34,6 +34,9 @@ type fakeStore struct {
 	media    []model.MediaEvent                 // by id, oldest first
 	register map[string]model.MediaEntry        // by key
 	assets   map[string]model.Asset             // by tag
+	swcat    fakeSoftwareCatalog                // fake_software_test.go
+	org      fakeOrg                            // fake_org_test.go
+	cmap     fakeConfigMap                      // fake_configmap_test.go
 	devs     map[string]*fakeDeviation          // by id
 	tlSeq    int64
 

@@ -1464,6 +1464,24 @@ var catalogs = map[string]map[string]string{
 	},
 }
 
+// extendCatalogs adds a feature's strings to the catalogue; a feature file
+// calls it from init with its strings per language, so that each feature
+// keeps its words beside its handlers. A key defined twice is a programming
+// error and panics at start (the i18n tests run every init).
+func extendCatalogs(add map[string]map[string]string) {
+	for lang, m := range add {
+		if !supported(lang) {
+			panic(fmt.Sprintf("i18n: language %q is not supported", lang))
+		}
+		for k, v := range m {
+			if _, dup := catalogs[lang][k]; dup {
+				panic(fmt.Sprintf("i18n: %s key %q defined twice", lang, k))
+			}
+			catalogs[lang][k] = v
+		}
+	}
+}
+
 // translate returns the message for key in lang, or a marked key when the
 // catalogue lacks it, so that a gap shows on the page and in tests.
 func translate(lang, key string) string {

@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates/<name>.html files that are whole pages; each is
 // parsed together with layout.html and parts.html.
-var pageNames = []string{"login", "error", "hosts", "host", "software", "media", "register", "assets", "deviations", "deviation", "zones", "flows", "neighbours"}
+var pageNames = []string{"login", "error", "hosts", "host", "software", "media", "register", "assets", "software_catalog", "deviations", "deviation", "zones", "flows", "neighbours", "configmap", "org"}
 
 // pageData is what every page template gets.
 type pageData struct {

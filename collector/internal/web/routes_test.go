@@ -32,6 +32,10 @@ var wantRoles = func() map[string][]model.Role {
 		"POST /media/register/delete":    editors,
 		"GET /assets":                    all,
 		"POST /assets":                   editors,
+		"GET /org":                       all,
+		"POST /org":                      editors,
+		"GET /software/catalog":          all,
+		"POST /software/catalog":         editors,
 		"GET /zones":                     all,
 		"GET /flows":                     all,
 		"GET /neighbours":                all,
@@ -55,10 +59,34 @@ var wantRoles = func() map[string][]model.Role {
 		"GET /api/v1/assets.csv":                   all,
 		"POST /api/v1/assets":                      editors,
 		"DELETE /api/v1/assets/{tag}":              editors,
+		"GET /api/v1/org/units":                    all,
+		"GET /api/v1/org/units.csv":                all,
+		"POST /api/v1/org/units":                   editors,
+		"GET /api/v1/org/people":                   all,
+		"GET /api/v1/org/people.csv":               all,
+		"POST /api/v1/org/people":                  editors,
+		"GET /api/v1/org/suppliers":                {model.RoleAdmin, model.RoleDrift, model.RoleSikkerhet, model.RoleRevisor},
+		"GET /api/v1/org/suppliers.csv":            {model.RoleAdmin, model.RoleDrift, model.RoleSikkerhet, model.RoleRevisor},
+		"POST /api/v1/org/suppliers":               editors,
+		"GET /api/v1/org/shared-solutions":         {model.RoleAdmin, model.RoleDrift, model.RoleSikkerhet, model.RoleRevisor},
+		"GET /api/v1/org/shared-solutions.csv":     {model.RoleAdmin, model.RoleDrift, model.RoleSikkerhet, model.RoleRevisor},
+		"POST /api/v1/org/shared-solutions":        editors,
+		"DELETE /api/v1/org/{kind}/{id}":           editors,
+		"GET /api/v1/software/catalog":             all,
+		"GET /api/v1/software/catalog.csv":         all,
+		"POST /api/v1/software/catalog":            editors,
+		"DELETE /api/v1/software/catalog/{id}":     editors,
 		"GET /api/v1/zones":                        all,
 		"GET /api/v1/zones/matrix":                 all,
 		"GET /api/v1/flows":                        all,
 		"GET /api/v1/neighbours":                   all,
+		"GET /configmap":                           all,
+		"POST /configmap/snapshots":                {model.RoleAdmin, model.RoleDrift, model.RoleSikkerhet},
+		"GET /api/v1/configmap":                    all,
+		"GET /api/v1/configmap/snapshots":          all,
+		"POST /api/v1/configmap/snapshots":         {model.RoleAdmin, model.RoleDrift, model.RoleSikkerhet},
+		"GET /api/v1/configmap/snapshots/{id}":     all,
+		"GET /api/v1/configmap/diff":               all,
 		"GET /api/v1/deviations":                   readers,
 		"GET /api/v1/deviations/{id}":              readers,
 		"POST /api/v1/deviations/{id}/status":      handlers,
@@ -70,12 +98,19 @@ var wantRoles = func() map[string][]model.Role {
 // accept from a permitted role: real ids, a well-formed body.
 func routeRequest(t *testing.T, pattern string) *http.Request {
 	t.Helper()
+	if req := softwareRouteRequest(pattern); req != nil {
+		return req
+	}
+	if req := orgRouteRequest(pattern); req != nil {
+		return req
+	}
 	method, path, _ := strings.Cut(pattern, " ")
 	path = strings.TrimSuffix(path, "{$}")
 	path = strings.NewReplacer("{id}", invHost, "{key}", url.PathEscape(stickKey), "{tag}", "K-0001").Replace(path)
 	if strings.HasPrefix(path, "/deviations/") || strings.HasPrefix(path, "/api/v1/deviations/") {
 		path = strings.Replace(path, invHost, "AVVIK-2026-2", 1)
 	}
+	path = strings.Replace(path, "/configmap/snapshots/"+invHost, "/configmap/snapshots/1", 1) // sampleConfigMap's
 	var body string
 	ct := "application/x-www-form-urlencoded"
 	switch pattern {
@@ -148,20 +183,37 @@ func routeEnv(t *testing.T) *testEnv {
 	e.sampleInventory()
 	e.sampleMedia()
 	e.sampleDeviations()
+	withSoftwareCSV(e)
+	e.sampleConfigMap(t)
 	return e
 }
 
 func reseed(t *testing.T, e *testEnv) {
 	t.Helper()
+	reseedSoftware(t, e)
+	reseedOrg(t, e)
 	if _, err := e.store.ImportMediaRegister(t.Context(), []model.MediaEntry{{VID: "0951", PID: "1666", Serial: "E0D55EA57486"}}, true, "test", e.clock.now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.ImportAssets(t.Context(), []model.Asset{{Tag: "K-0001", Type: model.AssetPC, MACs: []string{"aa:bb:cc:dd:ee:01"}}}, true, "test", e.clock.now()); err != nil {
 		t.Fatal(err)
 	}
+	// The line managers of the role test, by token name and by user name,
+	// handle AVVIK-2026-2: one manages its unit, the other has it in person.
+	ctx, at := t.Context(), e.clock.now()
+	if _, err := e.store.ImportPeople(ctx, []model.Person{
+		{ID: "leder-token", Name: "Leder (token)", Unit: "kd", Username: string(model.RoleLeder), Roles: []string{"leder"}},
+		{ID: "leder-user", Name: "Leder (user)", Unit: "kd", Username: "u-" + string(model.RoleLeder), Roles: []string{"leder"}},
+	}, false, "test", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ImportUnits(ctx, []model.Unit{{ID: "kd", Name: "KD", Manager: "leder-token"}}, false, "test", at); err != nil {
+		t.Fatal(err)
+	}
 	e.store.mu.Lock()
 	if x := e.store.devs["AVVIK-2026-2"]; x != nil {
 		x.d.Status = model.StatusHandling
+		x.d.Assignees = []string{"role:sikkerhet", "unit:kd:leder", "person:leder-user"}
 	}
 	e.store.mu.Unlock()
 }

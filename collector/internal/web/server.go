@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sonevakt/sonevakt/collector/internal/configmap"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
@@ -29,6 +30,8 @@ type WebStore interface {
 	model.MediaStore
 	model.DeviationStore
 	model.AssetStore
+	model.OrgStore
+	model.SoftwareCatalogStore
 }
 
 // CSVProblem is what is wrong with one line of an uploaded register.
@@ -63,6 +66,24 @@ type Config struct {
 	// reads, with formula-like cells neutralised. Nil leaves the asset
 	// register's CSV export unavailable.
 	WriteAssetsCSV func(w io.Writer, assets []model.Asset) error
+	// ParseSoftwareCSV reads the software catalogue in CSV form, reporting
+	// like ParseMediaCSV. Nil leaves the catalogue import unavailable.
+	ParseSoftwareCSV func(r io.Reader, validOnly bool) ([]model.SoftwareEntry, []CSVProblem, error)
+	// WriteSoftwareCSV writes the software catalogue in the form
+	// ParseSoftwareCSV reads, with formula-like cells neutralised. Nil
+	// leaves the catalogue's CSV export unavailable.
+	WriteSoftwareCSV func(w io.Writer, entries []model.SoftwareEntry) error
+	// SoftwareCatalogChanged is called after an import or a delete changed
+	// the software catalogue, so that the rules rebuild their index. Nil
+	// when nobody needs to hear of it.
+	SoftwareCatalogChanged func(ctx context.Context)
+	// AssetsChanged is called after an import or a delete changed the asset
+	// register, so that the rules judge the hosts against it anew.
+	AssetsChanged func(ctx context.Context)
+	// OrgChanged is called after an import or a delete changed the
+	// organisation register, so that deviation routing (a
+	// deviation.Router) is rebuilt. Nil when nobody needs to hear of it.
+	OrgChanged func(ctx context.Context)
 	// SyncPolicy is called after the media register changed, so that agents
 	// get the new allow-list. Nil when there is nothing to push.
 	SyncPolicy func(ctx context.Context) error
@@ -73,6 +94,14 @@ type Config struct {
 	// that the zone pages show and judge observed traffic by. Nil, or a nil
 	// map, means no zones file is loaded.
 	Zones func() *zone.Map
+	// ConfigMap builds the current configuration map (configmap.Build with
+	// the collector's options bound). Nil builds it from Store and Traffic
+	// with default options, when Store is a model.ConfigMapStore.
+	ConfigMap func(ctx context.Context) (configmap.Map, error)
+	// MapSnapshots keeps the configuration map's snapshots. Nil uses Store
+	// when it is a model.ConfigMapStore; without either the configuration
+	// map pages and API are unavailable (404).
+	MapSnapshots model.ConfigMapStore
 }
 
 // Limits of the login guard.
@@ -105,6 +134,15 @@ type Server struct {
 	syncPolicy     func(context.Context) error
 	traffic        model.TrafficStore
 	zones          func() *zone.Map
+	configMap      func(context.Context) (configmap.Map, error)
+	mapSnapshots   model.ConfigMapStore
+
+	// The software catalogue's CSV form and change hook (Config).
+	parseSoftwareCSV func(io.Reader, bool) ([]model.SoftwareEntry, []CSVProblem, error)
+	writeSoftwareCSV func(io.Writer, []model.SoftwareEntry) error
+	onSoftwareChange func(context.Context)
+	onAssetsChange   func(context.Context) // Config.AssetsChanged
+	onOrgChange      func(context.Context) // Config.OrgChanged
 
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
@@ -133,6 +171,10 @@ func New(cfg Config) (*Server, error) {
 		traffic:        cfg.Traffic,
 		zones:          cfg.Zones,
 	}
+	s.configMap, s.mapSnapshots = configMapDeps(cfg)
+	s.parseSoftwareCSV, s.writeSoftwareCSV, s.onSoftwareChange = cfg.ParseSoftwareCSV, cfg.WriteSoftwareCSV, cfg.SoftwareCatalogChanged
+	s.onOrgChange = cfg.OrgChanged
+	s.onAssetsChange = cfg.AssetsChanged
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
