@@ -36,6 +36,8 @@ type Env struct {
 	Authority *enroll.Authority
 	// Zones is the zones file's zone table and firewall map; nil without one.
 	Zones *zone.Map
+
+	routing routing
 }
 
 // Open opens the store and the CA of a data dir, creating both on first use.
@@ -93,6 +95,9 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	if err := e.SyncPolicy(ctx); err != nil {
 		return err
 	}
+	if err := e.reloadRouting(ctx); err != nil {
+		return err
+	}
 	notifier, err := e.newNotifier()
 	if err != nil {
 		return err
@@ -116,6 +121,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 			if res.Media > 0 || res.Flows > 0 {
 				engine.Wake()
 			}
+			engine.WakeHosts() // at most once per HostWakeGap, however often called
 		},
 	})
 	if err := srv.Listen(e.Cfg.AgentsAddr); err != nil {
@@ -123,6 +129,8 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	}
 	stopEngine := startEngine(ctx, engine)
 	defer stopEngine()
+	stopSnapshots := e.startSnapshots(ctx)
+	defer stopSnapshots()
 	webTLS, err := e.webTLS()
 	if err != nil {
 		return err
@@ -130,8 +138,18 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	ws, err := web.New(web.Config{
 		Store: e.Store, Logger: log.With("part", "web"), Secure: true,
 		Traffic: e.Store, Zones: func() *zone.Map { return e.Zones },
+		ConfigMap: e.buildMap, MapSnapshots: e.Store,
 		ParseMediaCSV: webParseMediaCSV, WriteMediaCSV: register.WriteMediaCSV,
 		ParseAssetsCSV: webParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
+		ParseSoftwareCSV: webParseSoftwareCSV, WriteSoftwareCSV: register.WriteSoftwareCSV,
+		AssetsChanged:          func(context.Context) { engine.WakeHosts() },
+		SoftwareCatalogChanged: func(context.Context) { engine.WakeHosts() },
+		OrgChanged: func(ctx context.Context) {
+			if err := e.reloadRouting(ctx); err != nil {
+				log.ErrorContext(ctx, "organisation register changed, but routing could not follow", "err", err)
+			}
+			engine.WakeHosts()
+		},
 		SyncPolicy: func(ctx context.Context) error {
 			if err := e.SyncPolicy(ctx); err != nil {
 				return err

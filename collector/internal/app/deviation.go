@@ -45,7 +45,12 @@ func (e *Env) newEngine(onChange func([]model.RecordResult)) (*deviation.Engine,
 	}
 	return deviation.New(deviation.Config{
 		Store: e.Store, Rules: rc, ZoneMap: e.Zones, Due: due,
-		Logger: e.Log.With("part", "deviation"), OnChange: onChange,
+		Assignees:       func(unit string) []string { return e.router().Assignees(unit) },
+		SharedSolutions: e.sharedSolutions,
+		Suppliers:       e.Store.SupplierPeople,
+		SoftwareMode:    e.Cfg.Software.Mode,
+		SilentAfter:     e.Cfg.SilentAfter(),
+		Logger:          e.Log.With("part", "deviation"), OnChange: onChange,
 	}), nil
 }
 

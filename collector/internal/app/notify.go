@@ -131,8 +131,9 @@ func deviationOf(id string) string {
 }
 
 // deviationsChanged enqueues, for every deviation just created, a mail to the
-// information security officer and a POST to every webhook that wants the
-// event. The message ids make a repeat harmless.
+// information security officer and to the line manager of its unit (by the
+// organisation register; the configured officer when it names none) and a
+// POST to every webhook that wants the event. The message ids make a repeat harmless.
 func (n *notifier) deviationsChanged(ctx context.Context, res []model.RecordResult) {
 	cfg := n.env.Cfg.Notify
 	var msgs []model.OutboxMessage
@@ -160,12 +161,19 @@ func (n *notifier) deviationsChanged(ctx context.Context, res []model.RecordResu
 // messages returns the notifications of a new deviation.
 func (n *notifier) messages(d model.Deviation, cfg config.Notify) []model.OutboxMessage {
 	var msgs []model.OutboxMessage
-	if o := cfg.SecurityOfficer; o.Email != "" && cfg.SMTP.Addr != "" {
-		subject, body := notify.DeviationCreated(d, o.Lang, cfg.UIURL, nil)
-		msgs = append(msgs, model.OutboxMessage{
-			ID: mailID(d.ID, o.Email), Channel: model.ChannelEmail, To: o.Email,
-			Lang: o.Lang, Subject: subject, Text: body,
-		})
+	if cfg.SMTP.Addr != "" {
+		// The security officer(s) and the line manager of the unit the
+		// deviation was routed to, each in their own language.
+		for _, rc := range n.env.router().Route(unitOf(d.Assignees)) {
+			if rc.Email == "" {
+				continue
+			}
+			subject, body := notify.DeviationCreated(d, rc.Lang, cfg.UIURL, nil)
+			msgs = append(msgs, model.OutboxMessage{
+				ID: mailID(d.ID, rc.Email), Channel: model.ChannelEmail, To: rc.Email,
+				Lang: rc.Lang, Subject: subject, Text: body,
+			})
+		}
 	}
 	for _, w := range cfg.Webhooks {
 		if !w.Wants(notify.EventDeviationCreated) {

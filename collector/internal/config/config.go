@@ -61,6 +61,10 @@ type Config struct {
 	// by (see pkg/zone and configs/zones.yaml). A relative path is taken from
 	// the configuration file's folder. Empty: no zones.
 	ZonesFile string `yaml:"zones_file"`
+	// Software says how the software catalogue judges installed packages.
+	Software Software `yaml:"software"`
+	// ConfigMap tunes the configuration map.
+	ConfigMap ConfigMap `yaml:"configmap"`
 	// Rules turns rules of the catalogue off or changes their severity, by
 	// rule name.
 	Rules map[string]Rule `yaml:"rules"`
@@ -208,6 +212,24 @@ type Media struct {
 	EnforceOptical bool   `yaml:"enforce_optical"`
 }
 
+// Software is the software section.
+type Software struct {
+	// Mode is "denylist" (the default: only denied entries of the catalogue
+	// open deviations) or "allowlist" (everything the catalogue does not
+	// approve does, and denied entries always).
+	Mode string `yaml:"mode"`
+}
+
+// ConfigMap is the configmap section.
+type ConfigMap struct {
+	// SilentAfter is how long a registered host's agent may stay quiet
+	// before the map calls it silent and agent-silent fires; default 3h.
+	SilentAfter time.Duration `yaml:"silent_after"`
+}
+
+// SilentAfter returns the configured silence bound; 0 for the default.
+func (c Config) SilentAfter() time.Duration { return c.ConfigMap.SilentAfter }
+
 // Rule is one entry of the rules section.
 type Rule struct {
 	Enabled  *bool  `yaml:"enabled"`  // default true
@@ -284,6 +306,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.ZoneMap(); err != nil {
 		return err
+	}
+	if !rules.ValidSoftwareMode(c.Software.Mode) {
+		return fmt.Errorf("software.mode %q: want %s or %s", c.Software.Mode, rules.SoftwareDenylist, rules.SoftwareAllowlist)
+	}
+	if c.ConfigMap.SilentAfter < 0 || (c.ConfigMap.SilentAfter > 0 && c.ConfigMap.SilentAfter < time.Minute) {
+		return fmt.Errorf("configmap.silent_after %v: want at least 1m (3h when unset)", c.ConfigMap.SilentAfter)
 	}
 	if _, err := c.RuleConfig(); err != nil {
 		return err

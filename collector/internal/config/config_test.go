@@ -25,6 +25,10 @@ func TestLoad(t *testing.T) {
 		{"media unknown key", "data_dir: /x\nmedia:\n  mod: block\n", "line 3"},
 
 		{"zones file missing", "data_dir: /x\nzones_file: /nonexistent/zones.yaml\n", "zones_file"},
+		{"software mode", "data_dir: /x\nsoftware:\n  mode: allowlist\n", ""},
+		{"software mode bad", "data_dir: /x\nsoftware:\n  mode: strict\n", `software.mode "strict": want denylist or allowlist`},
+		{"silent after", "data_dir: /x\nconfigmap:\n  silent_after: 6h\n", ""},
+		{"silent after short", "data_dir: /x\nconfigmap:\n  silent_after: 5s\n", "configmap.silent_after"},
 		{"inline zones are gone", "data_dir: /x\nzones:\n  - {name: a, level: internal}\n", "line 2"},
 
 		{"rules", "data_dir: /x\nrules:\n  unknown-media: {enabled: false}\n  unmarked-media: {severity: critical}\n", ""},
