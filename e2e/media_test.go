@@ -152,7 +152,13 @@ func (c *collector) mediaLog(agentID string) ([]apiMediaEvent, error) {
 // postCSV imports a media register with a drift token.
 func (c *collector) postCSV(token, mode, csv string) (int, string) {
 	c.t.Helper()
-	req, _ := http.NewRequest("POST", "https://"+c.web+"/api/v1/media/register?mode="+mode, bytes.NewBufferString(csv))
+	return c.importCSV("/api/v1/media/register?mode="+mode, token, csv)
+}
+
+// importCSV posts a register in CSV form to an import path of the API.
+func (c *collector) importCSV(path, token, csv string) (int, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", "https://"+c.web+path, bytes.NewBufferString(csv))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "text/csv")
 	resp, err := c.client.Do(req)

@@ -75,12 +75,11 @@ func (s *mailboxSession) Data(r io.Reader) error {
 func (s *mailboxSession) Reset()        { s.to = nil }
 func (s *mailboxSession) Logout() error { return nil }
 
-// TestDeviationMailedToSecurityOfficer: a new deviation reaches the
-// information security officer by e-mail through a real SMTP server with
-// STARTTLS and AUTH, once, in Norwegian, with its id and breach deadline.
-func TestDeviationMailedToSecurityOfficer(t *testing.T) {
-	needRoot(t, "losetup", "mkfs.vfat")
-	dir := t.TempDir()
+// startMailbox starts a real SMTP server on loopback with STARTTLS (a
+// certificate from a CA of its own, written to caFile) and AUTH PLAIN as
+// sonevakt with the password in pwFile, until the test ends.
+func startMailbox(t testing.TB, dir string) (box *mailbox, addr, caFile, pwFile string) {
+	t.Helper()
 	ca, err := pki.NewCA("mail test CA", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +88,15 @@ func TestDeviationMailedToSecurityOfficer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile := filepath.Join(dir, "mail-ca.pem")
+	caFile = filepath.Join(dir, "mail-ca.pem")
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pwFile := filepath.Join(dir, "smtp-password")
+	pwFile = filepath.Join(dir, "smtp-password")
 	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	box := &mailbox{}
+	box = &mailbox{}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +106,16 @@ func TestDeviationMailedToSecurityOfficer(t *testing.T) {
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
+	return box, l.Addr().String(), caFile, pwFile
+}
+
+// TestDeviationMailedToSecurityOfficer: a new deviation reaches the
+// information security officer by e-mail through a real SMTP server with
+// STARTTLS and AUTH, once, in Norwegian, with its id and breach deadline.
+func TestDeviationMailedToSecurityOfficer(t *testing.T) {
+	needRoot(t, "losetup", "mkfs.vfat")
+	dir := t.TempDir()
+	box, addr, caFile, pwFile := startMailbox(t, dir)
 
 	c := newCollector(t)
 	conf := filepath.Join(dir, "collector.yaml")
@@ -124,7 +133,7 @@ notify:
   security_officer:
     email: isa@kommune.example
     lang: nb
-`, c.data, l.Addr(), pwFile, caFile)
+`, c.data, addr, pwFile, caFile)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
