@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/config"
@@ -114,14 +115,20 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	if err != nil {
 		return err
 	}
+	seen := &seenAgents{m: map[string]bool{}}
 	srv := ingest.New(ingest.Config{
 		Store: e.Store, Authority: e.Authority, TLS: agentTLS, ResetKey: resetKey,
 		Logger: log.With("part", "ingest"), Fault: fault,
-		OnCommit: func(_ string, res model.IngestResult) {
+		OnCommit: func(agentID string, res model.IngestResult) {
+			if seen.first(agentID) {
+				engine.WakeHosts() // a new or returning agent: is it registered?
+			}
 			if res.Media > 0 || res.Flows > 0 {
 				engine.Wake()
 			}
-			engine.WakeHosts() // at most once per HostWakeGap, however often called
+			if res.Inventories > 0 {
+				engine.WakeSoftware() // and the host rules, at most once per HostWakeGap
+			}
 		},
 	})
 	if err := srv.Listen(e.Cfg.AgentsAddr); err != nil {
@@ -143,7 +150,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 		ParseAssetsCSV: webParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
 		ParseSoftwareCSV: webParseSoftwareCSV, WriteSoftwareCSV: register.WriteSoftwareCSV,
 		AssetsChanged:          func(context.Context) { engine.WakeHosts() },
-		SoftwareCatalogChanged: func(context.Context) { engine.WakeHosts() },
+		SoftwareCatalogChanged: func(context.Context) { engine.WakeSoftware() },
 		OrgChanged: func(ctx context.Context) {
 			if err := e.reloadRouting(ctx); err != nil {
 				log.ErrorContext(ctx, "organisation register changed, but routing could not follow", "err", err)
@@ -217,4 +224,21 @@ func (e *Env) webTLS() (*tls.Config, error) {
 	}
 	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{der, e.CA.Cert.Raw}, PrivateKey: key}}
 	return conf, nil
+}
+
+// seenAgents remembers which agents committed since the collector started.
+type seenAgents struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// first reports whether this is the agent's first commit since start.
+func (s *seenAgents) first(agentID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[agentID] {
+		return false
+	}
+	s.m[agentID] = true
+	return true
 }

@@ -123,6 +123,10 @@ type Engine struct {
 	// at the last host evaluation: the unit an event on that host is routed
 	// to when the event's own subject names none.
 	units atomic.Pointer[map[string]string]
+	// swDirty asks the next host evaluation to judge software; swLast is
+	// when it last did (guarded by hostMu).
+	swDirty atomic.Bool
+	swLast  time.Time
 }
 
 // agentUnit returns the owner unit of the agent's asset, as the last host
@@ -137,6 +141,7 @@ func (e *Engine) agentUnit(agentID string) string {
 // New returns an engine; Run starts it.
 func New(cfg Config) *Engine {
 	e := &Engine{cfg: cfg, sla: NewSLA(cfg.Due), log: cfg.Logger, now: cfg.Now, wake: make(chan struct{}, 1)}
+	e.swDirty.Store(true) // judged at the first host evaluation
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -112,13 +112,17 @@ func (e *Engine) EvaluateHosts(ctx context.Context) error {
 	for _, f := range rules.Hosts(in, e.cfg.Rules) {
 		byRule[f.Rule] = append(byRule[f.Rule], e.open(f.Finding, f.Unit, now))
 	}
-	if st, ok := st.(SoftwareStore); ok {
+	if st, ok := st.(SoftwareStore); ok && e.softwareDue(now) {
 		sw, on, err := e.softwareFindings(ctx, st, in, now)
 		switch {
 		case err != nil:
+			e.swDirty.Store(true) // judged again at the next evaluation
 			errs = errors.Join(errs, fmt.Errorf("judge installed software: %w", err))
 		case on:
 			byRule[rules.UnapprovedSoftware] = sw
+			e.swLast = now
+		default:
+			e.swLast = now
 		}
 	}
 	var changed []model.RecordResult

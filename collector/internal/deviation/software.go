@@ -12,6 +12,26 @@ import (
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
 
+// DefaultSoftwareInterval is how often the software catalogue is judged
+// against every host's packages without being woken by WakeSoftware, so that
+// exceptions that expired and conditions that were missed come back.
+const DefaultSoftwareInterval = 15 * time.Minute
+
+// WakeSoftware asks the engine to judge installed software anew at the next
+// host evaluation, and to run that soon: after an inventory arrived or the
+// catalogue changed. Between wakes the software conditions stand as judged,
+// since reading every host's packages is the host rules' dearest step.
+func (e *Engine) WakeSoftware() {
+	e.swDirty.Store(true)
+	e.WakeHosts()
+}
+
+// softwareDue reports whether this host evaluation judges software: when
+// woken, or DefaultSoftwareInterval after the last time.
+func (e *Engine) softwareDue(now time.Time) bool {
+	return e.swDirty.Swap(false) || now.Sub(e.swLast) >= DefaultSoftwareInterval
+}
+
 // SoftwareStore is what the unapproved-software evaluation needs of the
 // store: the catalogue, and every host's installed packages.
 type SoftwareStore interface {

@@ -144,6 +144,9 @@ type IngestResult struct {
 	// Flows is how many cross-zone flows the batch added to the hourly
 	// flows (for waking the rules).
 	Flows int
+	// Inventories is how many inventory records new to the store the batch
+	// carried (for waking the host and software rules).
+	Inventories int
 }
 
 // Inventory change operations.

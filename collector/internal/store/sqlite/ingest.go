@@ -133,6 +133,11 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 			return fmt.Errorf("store inventory: %w", err)
 		}
 		res.InventoryHash, res.InventoryFull = inv.hash, inv.wantFull
+		for _, f := range fresh {
+			if f {
+				res.Inventories++
+			}
+		}
 
 		if res.Media, err = ingestMedia(ctx, tx, b.AgentID, received, b.Media, freshMedia); err != nil {
 			return fmt.Errorf("store media log: %w", err)
