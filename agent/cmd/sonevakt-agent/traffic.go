@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,21 +47,32 @@ func trafficCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("traffic --pcap %s: %v: %w", pcap, unwrapPath(err), errUsage)
 	}
 	defer f.Close()
-	disc := traffic.NewDiscoverer(traffic.DefaultOUI())
-	rep, err := traffic.Analyze(f, traffic.AnalyzeOptions{Zones: zones, Discover: disc.Observe})
+	// The vendor list takes tens of milliseconds to load: only a capture
+	// with discovery traffic loads it.
+	var disc *traffic.Discoverer
+	discover := func(p *traffic.Packet) {
+		if disc == nil {
+			if !traffic.IsDiscovery(p) {
+				return
+			}
+			disc = traffic.NewDiscoverer(traffic.DefaultOUI())
+		}
+		disc.Observe(p)
+	}
+	rep, err := traffic.Analyze(f, traffic.AnalyzeOptions{Zones: zones, Discover: discover})
 	if err != nil {
 		if errors.Is(err, traffic.ErrNotCapture) {
 			return fmt.Errorf("traffic --pcap %s: %v: %w", pcap, err, errUsage)
 		}
 		return fmt.Errorf("analyse %s: %w", pcap, err)
 	}
-	if devs := disc.Devices(); devs != nil {
-		rep.Devices = devs
+	if disc != nil {
+		if devs := disc.Devices(); devs != nil {
+			rep.Devices = devs
+		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return rep.WriteJSON(stdout)
 	}
 	printTraffic(stdout, pcap, rep, zones != nil)
 	return nil

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -129,7 +131,16 @@ func Analyze(r io.Reader, opts AnalyzeOptions) (*Report, error) {
 			return nil, fmt.Errorf("read pcapng header: %w", err)
 		}
 		src, mixed = ng, true
-	case len(magic) == 4 && isPcapMagic(binary.LittleEndian.Uint32(magic)), len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+	case len(magic) == 4 && isPcapMagic(binary.LittleEndian.Uint32(magic)):
+		// The buffered bytes move to the pcap reader, which reads the
+		// rest itself.
+		head, _ := br.Peek(br.Buffered())
+		pr, err := newPcapReader(head, r, pcapBufferSize)
+		if err != nil {
+			return nil, fmt.Errorf("read pcap header: %w", err)
+		}
+		src, link = pr, pr.LinkType()
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("read pcap header: %w", err)
@@ -148,8 +159,11 @@ func Analyze(r io.Reader, opts AnalyzeOptions) (*Report, error) {
 		table: NewTable(TableConfig{MaxFlows: maxFlows, Zones: opts.Zones, AllFlows: true}),
 		dec:   NewDecoder(),
 		rep:   &Report{Skipped: map[string]uint64{}},
+		batch: make([]Packet, addBatchMax),
 	}
-	if damage := a.scan(); damage != "" {
+	damage := a.scan()
+	a.flush()
+	if damage != "" {
 		a.rep.Skipped[damage]++
 	}
 	rep := a.rep
@@ -172,8 +186,16 @@ type analysis struct {
 	table       *Table
 	dec         *Decoder
 	rep         *Report
-	p           Packet
 	first, last time.Time
+	// batch[:n] are packets for the table, added together by flush.
+	batch []Packet
+	n     int
+}
+
+// flush adds the batched packets to the table.
+func (a *analysis) flush() {
+	a.table.AddBatch(a.batch[:a.n])
+	a.n = 0
 }
 
 // scan reads every record into the table. It returns "" at the end of the
@@ -213,15 +235,21 @@ func (a *analysis) scan() (damage string) {
 		if a.mixed {
 			lt = recordLinkType(ci)
 		}
-		if skip := a.dec.Decode(lt, data, ci, &a.p); skip != "" {
+		// Decoded in place into the batch: it is taken when it holds
+		// an IP packet.
+		p := &a.batch[a.n]
+		if skip := a.dec.Decode(lt, data, ci, p); skip != "" {
 			a.rep.Skipped[skip]++
 			continue
 		}
 		if a.opts.Discover != nil {
-			a.opts.Discover(&a.p)
+			a.opts.Discover(p)
 		}
-		if a.p.Src.IsValid() {
-			a.table.Add(&a.p)
+		if p.Src.IsValid() {
+			p.Payload = nil // it aliases the reader's buffer
+			if a.n++; a.n == len(a.batch) {
+				a.flush()
+			}
 		}
 	}
 }
@@ -284,4 +312,122 @@ func (r *Report) matrix() {
 	slices.SortFunc(r.ZoneMatrix, func(a, b ZoneCell) int {
 		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
 	})
+}
+
+// WriteJSON writes r as one JSON object and a newline, byte for byte what
+// a json.Encoder with SetIndent("", "  ") writes, several times faster on
+// a report of many flows: the flows are written without reflection.
+func (r *Report) WriteJSON(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	b := make([]byte, 0, 4096)
+	b = append(b, "{\n  \"packets\": "...)
+	b = strconv.AppendUint(b, r.Packets, 10)
+	b, err := appendIndented(b, ",\n  \"skipped\": ", r.Skipped)
+	if err != nil {
+		return err
+	}
+	b = append(b, ",\n  \"flows\": "...)
+	switch {
+	case r.Flows == nil:
+		b = append(b, "null"...)
+	case len(r.Flows) == 0:
+		b = append(b, "[]"...)
+	default:
+		b = append(b, '[')
+		for i := range r.Flows {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = r.Flows[i].appendJSON(b)
+			if len(b) > 1<<15 {
+				if _, err := bw.Write(b); err != nil {
+					return err
+				}
+				b = b[:0]
+			}
+		}
+		b = append(b, "\n  ]"...)
+	}
+	if b, err = appendIndented(b, ",\n  \"zone_matrix\": ", r.ZoneMatrix); err != nil {
+		return err
+	}
+	if b, err = appendIndented(b, ",\n  \"devices\": ", r.Devices); err != nil {
+		return err
+	}
+	if r.Evicted != 0 {
+		b = strconv.AppendUint(append(b, ",\n  \"evicted\": "...), r.Evicted, 10)
+	}
+	if r.First != 0 {
+		b = strconv.AppendInt(append(b, ",\n  \"first\": "...), r.First, 10)
+	}
+	if r.Last != 0 {
+		b = strconv.AppendInt(append(b, ",\n  \"last\": "...), r.Last, 10)
+	}
+	b = append(b, "\n}\n"...)
+	if _, err := bw.Write(b); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// appendIndented appends key and v as encoding/json indents a value two
+// spaces deep.
+func appendIndented(b []byte, key string, v any) ([]byte, error) {
+	j, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		return b, fmt.Errorf("encode report: %w", err)
+	}
+	return append(append(b, key...), j...), nil
+}
+
+// appendJSON appends f as an element of the report's flows array.
+func (f *ReportFlow) appendJSON(b []byte) []byte {
+	b = append(b, "\n    {\n      \"src\": "...)
+	b = appendJSONString(b, f.Src)
+	b = append(b, ",\n      \"dst\": "...)
+	b = appendJSONString(b, f.Dst)
+	b = append(b, ",\n      \"proto\": "...)
+	b = appendJSONString(b, f.Proto)
+	b = append(b, ",\n      \"sport\": "...)
+	b = strconv.AppendUint(b, uint64(f.SPort), 10)
+	b = append(b, ",\n      \"dport\": "...)
+	b = strconv.AppendUint(b, uint64(f.DPort), 10)
+	b = append(b, ",\n      \"packets\": "...)
+	b = strconv.AppendUint(b, f.Packets, 10)
+	b = append(b, ",\n      \"bytes\": "...)
+	b = strconv.AppendUint(b, f.Bytes, 10)
+	b = append(b, ",\n      \"rev_packets\": "...)
+	b = strconv.AppendUint(b, f.RevPackets, 10)
+	b = append(b, ",\n      \"src_zone\": "...)
+	b = appendJSONString(b, f.SrcZone)
+	b = append(b, ",\n      \"dst_zone\": "...)
+	b = appendJSONString(b, f.DstZone)
+	b = append(b, ",\n      \"cross_zone\": "...)
+	b = strconv.AppendBool(b, f.CrossZone)
+	b = append(b, ",\n      \"verdict\": "...)
+	b = appendJSONString(b, f.Verdict)
+	if f.Rule != "" {
+		b = append(b, ",\n      \"rule\": "...)
+		b = appendJSONString(b, f.Rule)
+	}
+	if f.VLAN != 0 {
+		b = append(b, ",\n      \"vlan\": "...)
+		b = strconv.AppendUint(b, uint64(f.VLAN), 10)
+	}
+	return append(b, "\n    }"...)
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it: printable
+// ASCII without quote, backslash and HTML's <, > and & as it is, anything
+// else through json.Marshal.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always encodes
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -459,3 +459,59 @@ func TestAnalyzeGzip(t *testing.T) {
 		t.Errorf("gzipped capture: %+v, want as plain %+v", zipped, plain)
 	}
 }
+
+// anEncoderJSON is the report as a json.Encoder with a two-space indent
+// writes it, which WriteJSON must match byte for byte.
+func anEncoderJSON(t *testing.T, rep *Report) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestReportWriteJSON compares WriteJSON with encoding/json on the reports
+// of every capture, with and without zones, and on reports with every field
+// set, odd strings, and empty or nil parts.
+func TestReportWriteJSON(t *testing.T) {
+	var reps []*Report
+	zones := anZones(t)
+	for _, path := range anCaptures(t) {
+		disc := NewDiscoverer(nil)
+		rep := anAnalyze(t, path, AnalyzeOptions{Zones: zones, Discover: disc.Observe})
+		if devs := disc.Devices(); devs != nil {
+			rep.Devices = devs
+		}
+		reps = append(reps, rep, anAnalyze(t, path, AnalyzeOptions{}))
+	}
+	odd := ReportFlow{
+		Src: "fd00::1", Dst: "10.0.0.1", Proto: "tcp", SPort: 65535, DPort: 1, Packets: 1 << 63, Bytes: 12,
+		RevPackets: 3, SrcZone: `a"b\c<d>e&f`, DstZone: "hels\u00e6 \u2028 \x01\x7f \xff", CrossZone: true,
+		Verdict: wire.VerdictAllowed, Rule: "r\t1", VLAN: 4094,
+	}
+	full := &Report{
+		Packets: 7, Skipped: map[string]uint64{"b": 1, "a <&>": 2}, Flows: []ReportFlow{odd, {}},
+		ZoneMatrix: []ZoneCell{{From: "x", To: "y", Flows: 1}}, Devices: []wire.Neighbour{{MAC: "00:11:22:33:44:55", IPs: []string{"10.0.0.1"}}},
+		Evicted: 9, First: -5, Last: 1 << 62,
+	}
+	// Every field of a flow is set: a field added to ReportFlow and not to
+	// appendJSON makes this report differ.
+	for i, v := 0, reflect.ValueOf(odd); i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			t.Fatalf("field %s of the test flow is zero", v.Type().Field(i).Name)
+		}
+	}
+	reps = append(reps, full, &Report{}, &Report{Skipped: map[string]uint64{}, Flows: []ReportFlow{}, Devices: []wire.Neighbour{}})
+	for i, rep := range reps {
+		var got bytes.Buffer
+		if err := rep.WriteJSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := anEncoderJSON(t, rep); !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("report %d: WriteJSON wrote\n%.2000s\nencoding/json\n%.2000s", i, got.Bytes(), want)
+		}
+	}
+}

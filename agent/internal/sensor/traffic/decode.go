@@ -30,8 +30,8 @@ type Decoder struct {
 	ip6   layers.IPv6
 	ext   layers.IPv6ExtensionSkipper
 	frag6 layers.IPv6Fragment
-	tcp   layers.TCP
-	udp   layers.UDP
+	tcp   tcpLayer
+	udp   udpLayer
 	icmp4 layers.ICMPv4
 	icmp6 layers.ICMPv6
 
@@ -82,11 +82,63 @@ func (s *sllLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) erro
 	return nil
 }
 
+// tcpLayer is the TCP header as the flow table needs it: ports, flags and
+// where the payload starts. It fails where layers.TCP fails (header or data
+// offset cut short, data offset below 5) but leaves the options alone, and
+// ends the decoding: nothing above TCP is decoded.
+type tcpLayer struct {
+	layers.BaseLayer
+	SrcPort, DstPort layers.TCPPort
+}
+
+// LayerType implements gopacket.DecodingLayer.
+func (t *tcpLayer) LayerType() gopacket.LayerType { return layers.LayerTypeTCP }
+
+// CanDecode implements gopacket.DecodingLayer.
+func (t *tcpLayer) CanDecode() gopacket.LayerClass { return layers.LayerTypeTCP }
+
+// NextLayerType implements gopacket.DecodingLayer: none.
+func (t *tcpLayer) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
+
+// DecodeFromBytes implements gopacket.DecodingLayer.
+func (t *tcpLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 20 {
+		df.SetTruncated()
+		return errTruncatedTCP
+	}
+	t.SrcPort = layers.TCPPort(binary.BigEndian.Uint16(data[0:2]))
+	t.DstPort = layers.TCPPort(binary.BigEndian.Uint16(data[2:4]))
+	off := int(data[12]>>4) * 4
+	switch {
+	case off < 20:
+		return errTCPDataOffset
+	case off > len(data):
+		df.SetTruncated()
+		t.BaseLayer = layers.BaseLayer{Contents: data}
+		return errTruncatedTCP
+	}
+	t.BaseLayer = layers.BaseLayer{Contents: data[:off], Payload: data[off:]}
+	return nil
+}
+
+// udpLayer is layers.UDP ending the decoding: nothing above UDP is
+// decoded.
+type udpLayer struct {
+	layers.UDP
+}
+
+// NextLayerType implements gopacket.DecodingLayer: none.
+func (u *udpLayer) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
+
 type decodeError string
 
 func (e decodeError) Error() string { return string(e) }
 
-const errTruncatedLink = decodeError("link layer header truncated")
+const (
+	errTruncatedLink = decodeError("link layer header truncated")
+	errTruncatedTCP  = decodeError("TCP header truncated")
+	errTCPDataOffset = decodeError("TCP data offset below 5")
+)
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder {

@@ -120,25 +120,37 @@ func NewDiscoverer(o *OUI) *Discoverer {
 // Observe learns from one decoded packet. Packets that are not discovery
 // traffic cost a few comparisons and no allocation.
 func (d *Discoverer) Observe(p *Packet) {
+	if !IsDiscovery(p) {
+		return
+	}
+	switch {
+	case p.L2Proto == "arp":
+		d.observeARP(p)
+	case p.L2Proto == "lldp":
+		d.observeLLDP(p)
+	case p.L2Proto == "cdp":
+		d.observeCDP(p)
+	case p.Proto == 17:
+		d.observeDHCP(p)
+	case p.Proto == 58:
+		d.observeNDP(p)
+	}
+}
+
+// IsDiscovery reports whether a packet is one the Discoverer learns from:
+// ARP, LLDP or CDP, DHCP between ports 67 and 68, or an ICMPv6 router or
+// neighbour discovery message (types 133 to 137). It is cheap, so that a
+// caller can put off loading what discovery needs until such a packet comes.
+func IsDiscovery(p *Packet) bool {
 	switch {
 	case p.L2Proto != "":
-		switch p.L2Proto {
-		case "arp":
-			d.observeARP(p)
-		case "lldp":
-			d.observeLLDP(p)
-		case "cdp":
-			d.observeCDP(p)
-		}
+		return p.L2Proto == "arp" || p.L2Proto == "lldp" || p.L2Proto == "cdp"
 	case p.Proto == 17:
-		if discDHCPPort(p.SPort) && discDHCPPort(p.DPort) {
-			d.observeDHCP(p)
-		}
+		return discDHCPPort(p.SPort) && discDHCPPort(p.DPort)
 	case p.Proto == 58:
-		if len(p.Payload) > 0 && p.Payload[0] >= 133 && p.Payload[0] <= 137 {
-			d.observeNDP(p)
-		}
+		return len(p.Payload) > 0 && p.Payload[0] >= 133 && p.Payload[0] <= 137
 	}
+	return false
 }
 
 func discDHCPPort(port uint16) bool { return port == 67 || port == 68 }

@@ -50,6 +50,7 @@ type Table struct {
 
 	evicted       uint64
 	intervalStart int64
+	sink          uint64 // AddBatch's cache warming loads end here
 
 	// Attribute, when set, is called by Report for each flow reported in
 	// detail, to fill its Process.
@@ -138,6 +139,15 @@ func (t *Table) entry(i int32) *flowEntry {
 	return &t.chunks[i/flowChunk][i%flowChunk]
 }
 
+// entryAt is entry i, or nil when there is none at i (AddBatch looks
+// entries up from stale slots).
+func (t *Table) entryAt(i uint32) *flowEntry {
+	if c := i / flowChunk; c < uint32(len(t.chunks)) && i%flowChunk < uint32(len(t.chunks[c])) {
+		return &t.chunks[c][i%flowChunk]
+	}
+	return nil
+}
+
 // Len returns the number of flows held.
 func (t *Table) Len() int { return t.n }
 
@@ -151,6 +161,21 @@ func (t *Table) Add(p *Packet) {
 	if !p.Src.IsValid() || !p.Dst.IsValid() {
 		return
 	}
+	var pk packetKey
+	pk.set(p)
+	t.add(p, &pk, t.index.hash(&pk.k))
+}
+
+// packetKey is what Add derives from a packet before looking its flow up.
+type packetKey struct {
+	k            flowKey
+	fromA        bool // the packet goes from end a to end b
+	icmpReply    bool
+	sport, dport uint16 // as keyed: an ICMP reply has its request's type
+}
+
+// set derives the flow key of p, whose addresses are valid.
+func (pk *packetKey) set(p *Packet) {
 	src, dst := p.Src.As16(), p.Dst.As16()
 	sport, dport := p.SPort, p.DPort
 	icmpReply := false
@@ -159,8 +184,8 @@ func (t *Table) Add(p *Packet) {
 		dport, _, icmpReply = icmpKeyType(p.Proto, dport)
 		sport = 0
 	}
-	var k flowKey
-	k.proto = p.Proto
+	k := &pk.k
+	*k = flowKey{proto: p.Proto}
 	fromA := true
 	if c := cmpEnd(&src, sport, &dst, dport, p.Proto == 1 || p.Proto == 58); c <= 0 {
 		k.a, k.pa, k.b, k.pb = src, sport, dst, dport
@@ -171,12 +196,83 @@ func (t *Table) Add(p *Packet) {
 	if p.Proto == 1 || p.Proto == 58 {
 		k.pa, k.pb = 0, dport
 	}
+	pk.fromA, pk.icmpReply, pk.sport, pk.dport = fromA, icmpReply, sport, dport
+}
+
+// addBatchMax is the most packets AddBatch looks up together.
+const addBatchMax = 64
+
+// AddBatch adds packets as Add adds each in turn, with the same result. It
+// is faster on a large table: it first fetches the table slots of all the
+// packets, then their flows, so that the memory accesses of many packets
+// overlap instead of waiting for each other.
+func (t *Table) AddBatch(ps []Packet) {
+	var keys [addBatchMax]packetKey
+	var hashes [addBatchMax]uint32
+	for len(ps) > 0 {
+		n := min(len(ps), addBatchMax)
+		batch := ps[:n]
+		ps = ps[n:]
+		for i := range batch {
+			p := &batch[i]
+			if p.Src.IsValid() && p.Dst.IsValid() {
+				keys[i].set(p)
+				hashes[i] = t.index.hash(&keys[i].k)
+			}
+		}
+		// Touch the slots, then the entries they point at. These loads
+		// only warm the cache: the adds below do not depend on them.
+		var sink uint64
+		slots, mask := t.index.slots, t.index.mask
+		for i := range batch {
+			sink += slots[uint64(hashes[i])&mask]
+		}
+		var found [addBatchMax]*flowEntry
+		for i := range batch {
+			s := slots[uint64(hashes[i])&mask]
+			found[i] = nil
+			if s != 0 && uint32(s>>32) == hashes[i] {
+				if e := t.entryAt(uint32(s) - 1); e != nil {
+					// Every cache line of the entry.
+					sink += uint64(e.key.a[0]) + e.pktsBA + uint64(e.next)
+					found[i] = e
+				}
+			}
+		}
+		// The neighbours in the recency list of the flows that will move
+		// to its head.
+		for i, e := range found[:n] {
+			if e == nil {
+				continue
+			}
+			if now := batch[i].At.UnixNano(); now-e.touched >= lruGranularity || now < e.touched {
+				if p := t.entryAt(uint32(e.prev)); p != nil {
+					sink += uint64(p.next)
+				}
+				if x := t.entryAt(uint32(e.next)); x != nil {
+					sink += uint64(x.prev)
+				}
+			}
+		}
+		t.sink += sink
+		for i := range batch {
+			p := &batch[i]
+			if p.Src.IsValid() && p.Dst.IsValid() {
+				t.add(p, &keys[i], hashes[i])
+			}
+		}
+	}
+}
+
+// add is Add of a packet with its key and the key's hash.
+func (t *Table) add(p *Packet, pk *packetKey, h uint32) {
+	k := &pk.k
+	fromA, icmpReply, sport, dport := pk.fromA, pk.icmpReply, pk.sport, pk.dport
 	now := p.At.UnixNano()
 	if t.intervalStart == 0 {
 		t.intervalStart = now
 	}
-	h := t.index.hash(&k)
-	i, ok := t.index.find(&k, h, t.key)
+	i, ok := t.index.find(k, h, t.key)
 	var e *flowEntry
 	if ok {
 		e = t.entry(i)
@@ -189,7 +285,7 @@ func (t *Table) Add(p *Packet) {
 	} else {
 		i = t.alloc()
 		e = t.entry(i)
-		*e = flowEntry{key: k, used: true, vlan: p.VLAN, prev: -1, next: -1, touched: now}
+		*e = flowEntry{key: *k, used: true, vlan: p.VLAN, prev: -1, next: -1, touched: now}
 		e.za = int32(t.zones.ZoneIndex(p.Src))
 		e.zb = int32(t.zones.ZoneIndex(p.Dst))
 		if !fromA {
@@ -451,7 +547,10 @@ func (t *Table) report(now time.Time, source string, emit func(*wire.Flow)) (out
 	}
 	nz := t.zones.NumZones()
 	zc := make([]wire.ZoneCount, nz)
-	var detail []*flowEntry
+	var detail []entryOrder
+	if t.cfg.AllFlows {
+		detail = make([]entryOrder, 0, t.n)
+	}
 	for c := range t.chunks {
 		for j := range t.chunks[c] {
 			e := &t.chunks[c][j]
@@ -468,10 +567,10 @@ func (t *Table) report(now time.Time, source string, emit func(*wire.Flow)) (out
 					continue
 				}
 			}
-			detail = append(detail, e)
+			detail = append(detail, orderOf(e))
 		}
 	}
-	slices.SortFunc(detail, compareEntries)
+	slices.SortFunc(detail, compareOrders)
 	if emit == nil {
 		flows := make([]wire.Flow, 0, len(detail))
 		emit = func(f *wire.Flow) { flows = append(flows, *f) }
@@ -481,7 +580,8 @@ func (t *Table) report(now time.Time, source string, emit func(*wire.Flow)) (out
 			}
 		}()
 	}
-	for _, e := range detail {
+	for _, d := range detail {
+		e := d.e
 		f := t.wireFlow(e)
 		if t.Attribute != nil {
 			t.Attribute(&f)
@@ -567,6 +667,67 @@ func compareEntries(x, y *flowEntry) int {
 	}
 	return cmp.Or(cmp.Compare(ProtoName(x.key.proto), ProtoName(y.key.proto)), cmp.Compare(xsp, ysp), cmp.Compare(xdp, ydp))
 }
+
+// entryOrder is a flow with what compareEntries orders it by, computed
+// once for sorting.
+type entryOrder struct {
+	s0, s1, d0, d1 uint64 // source and destination, big endian
+	s6, d6         bool   // source and destination are IPv6
+	tail           uint64 // protocol name rank, source and destination ports
+	e              *flowEntry
+}
+
+func orderOf(e *flowEntry) entryOrder {
+	src, dst, sp, dp := e.oriented()
+	return entryOrder{
+		s0: binary.BigEndian.Uint64(src[:8]), s1: binary.BigEndian.Uint64(src[8:]),
+		d0: binary.BigEndian.Uint64(dst[:8]), d1: binary.BigEndian.Uint64(dst[8:]),
+		s6:   !netip.AddrFrom16(*src).Is4In6(),
+		d6:   !netip.AddrFrom16(*dst).Is4In6(),
+		tail: uint64(protoRanks[e.key.proto])<<32 | uint64(sp)<<16 | uint64(dp),
+		e:    e,
+	}
+}
+
+// compareOrders orders flows as compareEntries does.
+func compareOrders(x, y entryOrder) int {
+	switch {
+	case x.s6 != y.s6:
+		return cmpBool(x.s6)
+	case x.s0 != y.s0:
+		return cmp.Compare(x.s0, y.s0)
+	case x.s1 != y.s1:
+		return cmp.Compare(x.s1, y.s1)
+	case x.d6 != y.d6:
+		return cmpBool(x.d6)
+	case x.d0 != y.d0:
+		return cmp.Compare(x.d0, y.d0)
+	case x.d1 != y.d1:
+		return cmp.Compare(x.d1, y.d1)
+	}
+	return cmp.Compare(x.tail, y.tail)
+}
+
+// cmpBool is the comparison of true with false (x) or false with true.
+func cmpBool(x bool) int {
+	if x {
+		return 1
+	}
+	return -1
+}
+
+// protoRanks ranks protocol numbers in the order of their names.
+var protoRanks = func() (r [256]uint8) {
+	order := make([]int, 256)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(protoNames[a], protoNames[b]) })
+	for rank, p := range order {
+		r[p] = uint8(rank)
+	}
+	return r
+}()
 
 // compareAddr16 orders addresses held in 16 bytes as netip.Addr.Compare
 // orders them unmapped: IPv4 first.

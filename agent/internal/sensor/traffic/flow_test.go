@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -379,5 +380,78 @@ func TestFlowIndex(t *testing.T) {
 		if x.n != len(in) || len(x.slots) > 2*max*2 {
 			t.Fatalf("step %d: %d held in %d slots, want %d in at most %d", step, x.n, len(x.slots), len(in), 4*max)
 		}
+	}
+}
+
+// TestTableAddBatch feeds the same packets (mixed protocols, both
+// directions, SYNs, ICMP requests and replies, packets without IP) to one
+// table through Add and to another through AddBatch, in batches of odd
+// sizes, with a bound that evicts: both report the same flows, zone counts
+// and evictions.
+func TestTableAddBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ps := make([]Packet, 20_000)
+	for i := range ps {
+		f := rng.IntN(3000)
+		a := netip.AddrFrom4([4]byte{192, 168, byte(f >> 8), byte(f)})
+		b := netip.AddrFrom4([4]byte{10, 9, 0, byte(f % 7)})
+		if f%5 == 0 {
+			a = netip.AddrFrom16([16]byte{0xfd, 0, 1, 15: byte(f)})
+			b = netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, 15: byte(f % 3)})
+		}
+		p := Packet{At: decT0.Add(time.Duration(i) * 3 * time.Millisecond), Src: a, Dst: b, Length: 40 + f%1400}
+		switch f % 4 {
+		case 0, 1:
+			p.Proto, p.SPort, p.DPort = 6, uint16(40000+f), 443
+			p.TCPFlags = [...]uint8{FlagSYN, FlagSYN | FlagACK, FlagACK, FlagACK | FlagFIN}[rng.IntN(4)]
+		case 2:
+			p.Proto, p.SPort, p.DPort = 17, uint16(50000+f), uint16(53+f%3)
+		case 3:
+			p.Proto, p.DPort = 1, uint16([...]int{8, 0, 3}[rng.IntN(3)])<<8
+			if a.Is6() {
+				p.Proto, p.DPort = 58, uint16([...]int{128, 129, 135, 136}[rng.IntN(4)])<<8
+			}
+		}
+		if rng.IntN(2) == 0 {
+			p.Src, p.Dst, p.SPort, p.DPort = p.Dst, p.Src, p.DPort, p.SPort
+			if p.Proto == 1 || p.Proto == 58 {
+				p.SPort, p.DPort = 0, p.SPort
+			}
+		}
+		if rng.IntN(50) == 0 {
+			p = Packet{At: p.At, L2Proto: "arp"}
+		}
+		ps[i] = p
+	}
+	zones := flowZones(t)
+	for _, maxFlows := range []int{100_000, 1000} {
+		one := NewTable(TableConfig{MaxFlows: maxFlows, Zones: zones, AllFlows: true})
+		batched := NewTable(TableConfig{MaxFlows: maxFlows, Zones: zones, AllFlows: true})
+		for i := range ps {
+			one.Add(&ps[i])
+		}
+		for rest := ps; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(2*addBatchMax+5))
+			batched.AddBatch(rest[:n])
+			rest = rest[n:]
+		}
+		end := decT0.Add(time.Minute)
+		want, got := one.Report(end, "t"), batched.Report(end, "t")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("max %d flows: AddBatch reports %d flows, %+v, %+v; Add %d flows, %+v, %+v",
+				maxFlows, len(got.Flows), got.Zones, got.Stats, len(want.Flows), want.Zones, want.Stats)
+		}
+		if maxFlows == 1000 && want.Stats.Evicted == 0 {
+			t.Errorf("max %d flows: nothing evicted; the test wants evictions", maxFlows)
+		}
+	}
+}
+
+func TestTableAddBatchNoAlloc(t *testing.T) {
+	tab := NewTable(TableConfig{Zones: flowZones(t)})
+	ps := flowPackets(200, 50)
+	tab.AddBatch(ps)
+	if allocs := testing.AllocsPerRun(100, func() { tab.AddBatch(ps) }); allocs != 0 {
+		t.Errorf("AddBatch of existing flows allocates %.1f times, want 0", allocs)
 	}
 }
