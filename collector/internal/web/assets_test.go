@@ -1,12 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,50 +13,13 @@ import (
 
 // testParseAssetsCSV adapts the register package's parser as the collector
 // does.
-func testParseAssetsCSV(r io.Reader, validOnly bool) ([]model.Asset, []CSVProblem, error) {
-	assets, rep, err := register.ParseAssetsCSV(r, register.ParseOptions{ValidOnly: validOnly})
-	if err != nil {
-		return nil, nil, err
-	}
-	if rep.Fatal && validOnly {
-		return nil, nil, errors.New(rep.Error())
-	}
-	var ps []CSVProblem
-	for _, p := range rep.Problems {
-		ps = append(ps, CSVProblem{Line: p.Line, Message: p.Message})
-	}
-	return assets, ps, nil
-}
+var testParseAssetsCSV = testCSVParser(register.ParseAssetsCSV)
 
 const assetsHeader = "asset_tag,type,serial,macs,hostname,owner_unit,responsible,operated_by,building,room,zone,status,note"
 
 const assetsCSV = assetsHeader + "\n" +
 	"K-0001,laptop,SN123,AA-BB-CC-DD-EE-01 aabb.ccdd.ee02,pc-kari,IT,Kari Nordmann,kommunen,Rådhuset,2.14,admin,active,\n" +
 	"K-0002,printer,,aa:bb:cc:dd:ee:03,,Oppvekst,Ola,Leverandør AS,Skolen,101,klient,retired,=cmd|' /C calc'!A0\n"
-
-// assetUpload posts the asset register form as multipart with a token.
-func (e *testEnv) assetUpload(t *testing.T, sc *http.Cookie, csrf, mode string, validOnly bool, file string) *httptest.ResponseRecorder {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	if csrf != "" {
-		_ = mw.WriteField("csrf", csrf)
-	}
-	_ = mw.WriteField("mode", mode)
-	if validOnly {
-		_ = mw.WriteField("valid_only", "on")
-	}
-	fw, err := mw.CreateFormFile("file", "assets.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = fw.Write([]byte(file))
-	_ = mw.Close()
-	req := httptest.NewRequest(http.MethodPost, "/assets", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(sc)
-	return e.do(req)
-}
 
 type assetsBody struct {
 	Assets []struct {
@@ -108,23 +66,11 @@ func TestAPIAssetsImportAndRead(t *testing.T) {
 	}
 
 	// The export is an attachment, neutralised, and imports back unchanged.
-	rec = e.apiGet("/api/v1/assets.csv", revisor)
-	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Disposition"), "attachment;") ||
-		!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
-		t.Fatalf("export = %d %v", rec.Code, rec.Header())
-	}
-	export := rec.Body.String()
-	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(export, "\ufeff"))).ReadAll()
-	if err != nil || len(recs) != 3 {
-		t.Fatalf("export = %v, %v", recs, err)
-	}
+	recs, export := checkCSVExport(t, e, "/api/v1/assets.csv", revisor, 3)
 	if note := recs[2][12]; note != "'=cmd|' /C calc'!A0" {
 		t.Errorf("exported note = %q, want the formula neutralised", note)
 	}
-	b := decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/assets", "text/csv", export, drift))
-	if b.Unchanged != 2 || b.Added+b.Updated+b.Removed != 0 {
-		t.Errorf("round trip import = %+v, want 2 unchanged", b)
-	}
+	checkUnchangedImport(t, e, "/api/v1/assets", export, drift, 2)
 	if got := e.store.assetEntries()["K-0002"].Note; got != "=cmd|' /C calc'!A0" {
 		t.Errorf("note after round trip = %q", got)
 	}
@@ -146,7 +92,7 @@ func TestAPIAssetsImportAndRead(t *testing.T) {
 
 	// Replace leaves exactly the file.
 	one := assetsHeader + "\nK-0003,switch,,aa:bb:cc:dd:ee:01,,,,,,,,,\n"
-	b = decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/assets?mode=replace", "text/csv", one, drift))
+	b := decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/assets?mode=replace", "text/csv", one, drift))
 	if b.Mode != "replace" || b.Added != 1 || b.Removed != 1 || len(e.store.assetEntries()) != 1 {
 		t.Errorf("replace = %+v, register %v", b, e.store.assetEntries())
 	}
@@ -161,44 +107,18 @@ func TestAPIAssetsRefused(t *testing.T) {
 	}
 
 	// Writing needs admin or drift; reading does not.
-	for _, role := range []model.Role{model.RoleSikkerhet, model.RoleLeder, model.RoleRevisor} {
-		authz := e.token(t, role)
-		if rec := e.apiSend(http.MethodPost, "/api/v1/assets", "text/csv", assetsCSV, authz); rec.Code != http.StatusForbidden {
-			t.Errorf("%s import = %d, want 403", role, rec.Code)
-		}
-		if rec := e.apiSend(http.MethodDelete, "/api/v1/assets/K-0001", "", "", authz); rec.Code != http.StatusForbidden {
-			t.Errorf("%s delete = %d, want 403", role, rec.Code)
-		}
-		if rec := e.apiGet("/api/v1/assets", authz); rec.Code != http.StatusOK {
-			t.Errorf("%s read = %d, want 200", role, rec.Code)
-		}
-	}
+	checkRegisterRoles(t, e, "/api/v1/assets", "/api/v1/assets/K-0001", assetsCSV)
 
 	// Problems: 422 with the lines, nothing imported.
 	bad := assetsHeader + "\n" +
 		"K-0009,toaster,,,,,,,,,,,\n" +
 		"K-0010,pc,,zz:zz,,,,,,,,,\n" +
 		"K-0011,pc,,,,,,,,,,,\n"
-	rec := e.apiSend(http.MethodPost, "/api/v1/assets", "text/csv", bad, drift)
-	if rec.Code != http.StatusUnprocessableEntity {
-		t.Fatalf("bad import = %d, want 422\n%s", rec.Code, rec.Body)
-	}
-	b := decodeImport(t, rec)
-	if b.Code != "problems" || len(b.Problems) != 2 || b.Problems[0].Line != 2 || b.Problems[1].Line != 3 {
-		t.Errorf("bad import = %+v, want problems on lines 2 and 3", b)
-	}
-	if got := e.store.assetEntries(); len(got) != 2 {
-		t.Errorf("register has %d assets after a refused import, want 2", len(got))
-	}
-	// valid_only imports the good line and reports the others.
-	b = decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/assets?valid_only=1", "text/csv", bad, drift))
-	if b.Added != 1 || len(b.Skipped) != 2 {
-		t.Errorf("valid_only import = %+v, want 1 added, 2 skipped", b)
-	}
+	checkLineProblems(t, e, "/api/v1/assets", bad, drift, func() int { return len(e.store.assetEntries()) })
 
 	// A MAC another asset holds: 409 with the store's message, nothing written.
 	clash := assetsHeader + "\nK-0020,pc,,aa:bb:cc:dd:ee:03,,,,,,,,,\n"
-	rec = e.apiSend(http.MethodPost, "/api/v1/assets", "text/csv", clash, drift)
+	rec := e.apiSend(http.MethodPost, "/api/v1/assets", "text/csv", clash, drift)
 	if rec.Code != http.StatusConflict {
 		t.Fatalf("clashing import = %d, want 409\n%s", rec.Code, rec.Body)
 	}
@@ -209,15 +129,7 @@ func TestAPIAssetsRefused(t *testing.T) {
 		t.Error("K-0020 was imported despite the conflict")
 	}
 
-	for _, tc := range []struct{ query, ct string }{
-		{"?mode=sideways", "text/csv"},
-		{"?mode=replace&valid_only=true", "text/csv"},
-		{"", "application/json"},
-	} {
-		if rec := e.apiSend(http.MethodPost, "/api/v1/assets"+tc.query, tc.ct, assetsCSV, drift); rec.Code < 400 || rec.Code >= 500 {
-			t.Errorf("import%s as %s = %d, want a 4xx", tc.query, tc.ct, rec.Code)
-		}
-	}
+	checkImportOptionsRefused(t, e, "/api/v1/assets", assetsCSV, drift)
 }
 
 func TestAssetsPage(t *testing.T) {
@@ -238,7 +150,7 @@ func TestAssetsPage(t *testing.T) {
 
 	// No token, wrong token: refused, nothing imported.
 	for _, tok := range []string{"", "wrong"} {
-		if rec := e.assetUpload(t, sc, tok, "merge", false, assetsCSV); rec.Code != http.StatusForbidden {
+		if rec := e.csvUpload(t, sc, "/assets", tok, "merge", false, new(assetsCSV)); rec.Code != http.StatusForbidden {
 			t.Errorf("upload with token %q = %d, want 403", tok, rec.Code)
 		}
 	}
@@ -253,7 +165,7 @@ func TestAssetsPage(t *testing.T) {
 		t.Fatalf("%d assets imported without a CSRF token", n)
 	}
 
-	rec := e.assetUpload(t, sc, csrf, "merge", false, assetsCSV)
+	rec := e.csvUpload(t, sc, "/assets", csrf, "merge", false, new(assetsCSV))
 	loc := rec.Header().Get("Location")
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/assets?") {
 		t.Fatalf("upload = %d to %q, want 303 back to the page\n%s", rec.Code, loc, rec.Body)
@@ -269,7 +181,7 @@ func TestAssetsPage(t *testing.T) {
 
 	// Problems are listed line by line and nothing is imported.
 	bad := assetsHeader + "\nK-0030,toaster,,,,,,,,,,,\n"
-	rec = e.assetUpload(t, sc, csrf, "merge", false, bad)
+	rec = e.csvUpload(t, sc, "/assets", csrf, "merge", false, new(bad))
 	if rec.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("bad upload = %d, want 422", rec.Code)
 	}
@@ -281,7 +193,7 @@ func TestAssetsPage(t *testing.T) {
 	}
 	// A store conflict is shown with its message.
 	clash := assetsHeader + "\nK-0031,pc,,aa:bb:cc:dd:ee:03,,,,,,,,,\n"
-	rec = e.assetUpload(t, sc, csrf, "merge", false, clash)
+	rec = e.csvUpload(t, sc, "/assets", csrf, "merge", false, new(clash))
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "aa:bb:cc:dd:ee:03") {
 		t.Errorf("clashing upload = %d\n%s", rec.Code, rec.Body)
 	}
@@ -296,7 +208,7 @@ func TestAssetsPage(t *testing.T) {
 		t.Errorf("reader's page: want English register without the form\n%s", body)
 	}
 	rutCSRF := sessionFromCookie(t, e, rut).CSRF
-	if rec := e.assetUpload(t, rut, rutCSRF, "merge", false, assetsCSV); rec.Code != http.StatusForbidden {
+	if rec := e.csvUpload(t, rut, "/assets", rutCSRF, "merge", false, new(assetsCSV)); rec.Code != http.StatusForbidden {
 		t.Errorf("reader's upload = %d, want 403", rec.Code)
 	}
 }

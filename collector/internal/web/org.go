@@ -1,15 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -98,213 +95,95 @@ type apiSharedSolution struct {
 	UpdatedBy      string   `json:"updated_by,omitempty"`
 }
 
-// orgImportResult is what an accepted organisation import changed.
-type orgImportResult struct {
-	Kind      string `json:"kind"`
-	Mode      string `json:"mode"`
-	ValidOnly bool   `json:"valid_only"`
-	Added     int    `json:"added"`
-	Updated   int    `json:"updated"`
-	Removed   int    `json:"removed"`
-	Unchanged int    `json:"unchanged"`
-	// Skipped are the lines left out with valid_only.
-	Skipped []CSVProblem `json:"skipped,omitempty"`
-}
-
-// orgImportOutcome is an import's answer: accepted with a result, refused
-// for problems in lines, or refused by the store (Conflict: the
-// organisation would be inconsistent, with the store's message).
-type orgImportOutcome struct {
-	Result   orgImportResult
-	Refused  bool
-	Problems []CSVProblem
-	Conflict error
-}
-
-// orgKind is how the web lists, exports and imports one kind of the
-// organisation register; orgKindOf builds it from typed parts.
-type orgKind struct {
-	name   string // model.OrgUnits …
-	list   func(ctx context.Context) (any, error)
-	export func(ctx context.Context, w io.Writer) error
-	// load parses body and imports it for actor at now.
-	load func(ctx context.Context, actor string, body io.Reader, replace, validOnly bool, now time.Time) (orgImportOutcome, error)
-}
-
-// orgKindOf joins a kind's store calls, CSV form and API shape.
-func orgKindOf[T any](name string, st model.OrgStore,
-	list func(context.Context) ([]T, error),
-	parse func(io.Reader, register.ParseOptions, model.Org) ([]T, register.Report, error),
-	write func(io.Writer, []T) error,
-	imp func(context.Context, []T, bool, string, time.Time) (model.RegisterChange, error),
-	api func(T) any) orgKind {
-	return orgKind{
-		name: name,
-		list: func(ctx context.Context) (any, error) {
-			vs, err := list(ctx)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]any, 0, len(vs))
-			for _, v := range vs {
-				out = append(out, api(v))
-			}
-			return out, nil
-		},
-		export: func(ctx context.Context, w io.Writer) error {
-			vs, err := list(ctx)
-			if err != nil {
-				return err
-			}
-			return write(w, vs)
-		},
-		load: func(ctx context.Context, actor string, body io.Reader, replace, validOnly bool, now time.Time) (orgImportOutcome, error) {
-			var held model.Org
-			var err error
-			if held.Units, err = st.Units(ctx); err != nil {
-				return orgImportOutcome{}, fmt.Errorf("units: %w", err)
-			}
-			if held.People, err = st.People(ctx); err != nil {
-				return orgImportOutcome{}, fmt.Errorf("people: %w", err)
-			}
-			vs, rep, err := parse(body, register.ParseOptions{ValidOnly: validOnly}, held)
-			if err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					return orgImportOutcome{}, refuse(errTooLarge, "problem.too_large", mbe.Limit)
-				}
-				return orgImportOutcome{}, refuse(model.ErrInvalid, "problem.csv_unreadable", err.Error())
-			}
-			problems := make([]CSVProblem, 0, len(rep.Problems))
-			for _, p := range rep.Problems {
-				problems = append(problems, CSVProblem{Line: p.Line, Message: p.Message})
-			}
-			if len(problems) > 0 && (!validOnly || rep.Fatal) {
-				return orgImportOutcome{Refused: true, Problems: problems}, nil
-			}
-			ch, err := imp(ctx, vs, replace, actor, now)
-			switch {
-			case errors.Is(err, model.ErrConflict), errors.Is(err, model.ErrInvalid):
-				return orgImportOutcome{Conflict: err}, nil
-			case err != nil:
-				return orgImportOutcome{}, fmt.Errorf("import %s: %w", name, err)
-			}
-			return orgImportOutcome{Result: orgImportResult{
-				Kind: name, Mode: modeName(replace), ValidOnly: validOnly,
-				Added: ch.Added, Updated: ch.Updated, Removed: ch.Removed, Unchanged: ch.Unchanged,
-				Skipped: capProblems(problems),
-			}}, nil
-		},
+// orgParser adapts a kind's CSV parser, which checks the file against the
+// units and people held, to csvParts.
+func orgParser[T any](st model.OrgStore, parse func(io.Reader, register.ParseOptions, model.Org) ([]T, register.Report, error)) func(context.Context, io.Reader, bool) (csvParse[T], error) {
+	return func(ctx context.Context, body io.Reader, validOnly bool) (csvParse[T], error) {
+		var held model.Org
+		var err error
+		if held.Units, err = st.Units(ctx); err != nil {
+			return csvParse[T]{}, fmt.Errorf("units: %w", err)
+		}
+		if held.People, err = st.People(ctx); err != nil {
+			return csvParse[T]{}, fmt.Errorf("people: %w", err)
+		}
+		vs, rep, err := parse(body, register.ParseOptions{ValidOnly: validOnly}, held)
+		if err != nil {
+			return csvParse[T]{}, csvReadError(err)
+		}
+		problems := make([]CSVProblem, 0, len(rep.Problems))
+		for _, p := range rep.Problems {
+			problems = append(problems, CSVProblem{Line: p.Line, Message: p.Message})
+		}
+		return csvParse[T]{entries: vs, problems: problems, fatal: rep.Fatal}, nil
 	}
 }
 
 // parseIgnoringHeld adapts a CSV parser that needs nothing of the stored
-// register to the form orgKindOf takes.
+// register to the form orgParser takes.
 func parseIgnoringHeld[T any](parse func(io.Reader, register.ParseOptions) ([]T, register.Report, error)) func(io.Reader, register.ParseOptions, model.Org) ([]T, register.Report, error) {
 	return func(r io.Reader, opts register.ParseOptions, _ model.Org) ([]T, register.Report, error) {
 		return parse(r, opts)
 	}
 }
 
+// orgKindOf is one kind of the organisation register in its CSV form.
+func orgKindOf[T any](s *Server, kind string, p csvParts[T]) csvRegister {
+	p.conflicts = true
+	p.after = func(ctx context.Context, res *importResult) { s.orgChanged(ctx, *res) }
+	return csvRegisterOf(csvRegister{name: "organisation register " + kind, kind: kind, file: "org-" + kind, field: kind, page: "/org", keys: "org"}, p, s.now)
+}
+
 // orgKinds returns the organisation register's kinds by name.
-func (s *Server) orgKinds() map[string]orgKind {
+func (s *Server) orgKinds() map[string]csvRegister {
 	st := s.store
-	return map[string]orgKind{
-		model.OrgUnits: orgKindOf(model.OrgUnits, st, st.Units, register.ParseUnitsCSV, register.WriteUnitsCSV, st.ImportUnits,
-			func(u model.Unit) any {
+	return map[string]csvRegister{
+		model.OrgUnits: orgKindOf(s, model.OrgUnits, csvParts[model.Unit]{
+			list: st.Units, parse: orgParser(st, register.ParseUnitsCSV), write: register.WriteUnitsCSV, store: st.ImportUnits,
+			api: func(u model.Unit) any {
 				return apiUnit{u.ID, u.Name, u.Parent, u.Manager, apiTime(u.UpdatedAt), u.UpdatedBy}
-			}),
-		model.OrgPeople: orgKindOf(model.OrgPeople, st, st.People, register.ParsePeopleCSV, register.WritePeopleCSV, st.ImportPeople,
-			func(p model.Person) any {
+			}}),
+		model.OrgPeople: orgKindOf(s, model.OrgPeople, csvParts[model.Person]{
+			list: st.People, parse: orgParser(st, register.ParsePeopleCSV), write: register.WritePeopleCSV, store: st.ImportPeople,
+			api: func(p model.Person) any {
 				return apiPerson{p.ID, p.Name, p.Email, p.Phone, p.Unit, emptyList(p.Roles), p.Username, p.Lang, apiTime(p.UpdatedAt), p.UpdatedBy}
-			}),
-		model.OrgSuppliers: orgKindOf(model.OrgSuppliers, st, st.SupplierPeople, parseIgnoringHeld(register.ParseSupplierPeopleCSV),
-			register.WriteSupplierPeopleCSV, st.ImportSupplierPeople,
-			func(p model.SupplierPerson) any {
+			}}),
+		model.OrgSuppliers: orgKindOf(s, model.OrgSuppliers, csvParts[model.SupplierPerson]{
+			list: st.SupplierPeople, parse: orgParser(st, parseIgnoringHeld(register.ParseSupplierPeopleCSV)),
+			write: register.WriteSupplierPeopleCSV, store: st.ImportSupplierPeople,
+			api: func(p model.SupplierPerson) any {
 				return apiSupplierPerson{p.ID, p.Name, p.Supplier, p.Email, emptyList(p.Accounts), dateOnly(p.DeclarationSigned),
 					p.DeclarationSHA256, dateOnly(p.DeclarationExpires), p.DeclarationValid(s.now()), apiTime(p.UpdatedAt), p.UpdatedBy}
-			}),
-		model.OrgSharedSolutions: orgKindOf(model.OrgSharedSolutions, st, st.SharedSolutions, parseIgnoringHeld(register.ParseSharedSolutionsCSV),
-			register.WriteSharedSolutionsCSV, st.ImportSharedSolutions,
-			func(x model.SharedSolution) any {
+			}}),
+		model.OrgSharedSolutions: orgKindOf(s, model.OrgSharedSolutions, csvParts[model.SharedSolution]{
+			list: st.SharedSolutions, parse: orgParser(st, parseIgnoringHeld(register.ParseSharedSolutionsCSV)),
+			write: register.WriteSharedSolutionsCSV, store: st.ImportSharedSolutions,
+			api: func(x model.SharedSolution) any {
 				return apiSharedSolution{x.Host, emptyList(x.Zones), x.RiskAcceptedBy, dateOnly(x.RiskAcceptedAt), x.DocumentSHA256,
 					dateOnly(x.Expires), x.Note, apiTime(x.UpdatedAt), x.UpdatedBy}
-			}),
+			}}),
 	}
 }
 
 // handleAPIOrgList answers GET /api/v1/org/<kind> with {"<kind>": [...]}.
 func (s *Server) handleAPIOrgList(kind string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := s.orgKinds()[kind].list(r.Context())
-		if err != nil {
-			s.fail(w, r, fmt.Errorf("organisation register %s: %w", kind, err))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{kind: out})
-	}
+	return func(w http.ResponseWriter, r *http.Request) { s.serveCSVList(w, r, s.orgKinds()[kind]) }
 }
 
-// handleAPIOrgCSV sends one kind as a CSV download, written to memory first
-// so that a failure is a clean error rather than half a file.
+// handleAPIOrgCSV sends one kind as a CSV download.
 func (s *Server) handleAPIOrgCSV(kind string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var buf bytes.Buffer
-		if err := s.orgKinds()[kind].export(r.Context(), &buf); err != nil {
-			s.fail(w, r, fmt.Errorf("export organisation register %s: %w", kind, err))
-			return
-		}
-		sendCSV(w, "org-"+kind+"-"+s.now().Format("2006-01-02")+".csv", &buf)
-	}
+	return func(w http.ResponseWriter, r *http.Request) { s.serveCSVExport(w, r, s.orgKinds()[kind]) }
 }
 
 // handleAPIOrgImport imports one kind from a CSV body, with mode and
 // valid_only as for the asset register.
 func (s *Server) handleAPIOrgImport(kind string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p := principalFrom(r.Context())
-		if err := requireContentType(r, "text/csv", "application/csv", "text/plain"); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		mode, err := queryParam(r, "mode")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		validOnly, err := queryBool(r, "valid_only")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		replace, err := importOptions(mode, validOnly)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out, err := s.orgKinds()[kind].load(r.Context(), p.Name, r.Body, replace, validOnly, s.now())
-		switch {
-		case err != nil:
-			s.fail(w, r, err)
-		case out.Refused:
-			writeJSON(w, http.StatusUnprocessableEntity, apiError{
-				Error:    translatef("en", "register.refused", len(out.Problems)),
-				Code:     "problems",
-				Problems: capProblems(out.Problems),
-			})
-		case out.Conflict != nil:
-			status, key := errorStatus(out.Conflict)
-			writeJSON(w, status, apiError{Error: out.Conflict.Error(), Code: strings.TrimPrefix(key, "error.")})
-		default:
-			s.orgChanged(r.Context(), out.Result)
-			writeJSON(w, http.StatusOK, out.Result)
-		}
-	}
+	return func(w http.ResponseWriter, r *http.Request) { s.serveCSVImport(w, r, s.orgKinds()[kind]) }
 }
 
-// orgChanged tells Config.OrgChanged of an import that changed something.
-func (s *Server) orgChanged(ctx context.Context, res orgImportResult) {
-	if s.onOrgChange != nil && res.Added+res.Updated+res.Removed > 0 {
+// orgChanged tells Config.OrgChanged of a change.
+func (s *Server) orgChanged(ctx context.Context, res importResult) {
+	if s.onOrgChange != nil && res.changed() {
 		s.onOrgChange(ctx)
 	}
 }
@@ -334,7 +213,7 @@ func (s *Server) handleAPIOrgDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("delete %s %q: %w", kind, id, err))
 		return
 	}
-	s.orgChanged(r.Context(), orgImportResult{Removed: 1})
+	s.orgChanged(r.Context(), importResult{Removed: 1})
 	writeJSON(w, http.StatusOK, struct {
 		Kind    string `json:"kind"`
 		Deleted string `json:"deleted"`
@@ -349,42 +228,25 @@ type orgView struct {
 	Shared    []model.SharedSolution
 	Now       time.Time
 	// ShowSuppliers reports whether the viewer may read supplier personnel
-	// and shared solutions; Edit whether they may import.
+	// and shared solutions.
 	ShowSuppliers bool
-	Edit          bool
-	Kinds         []string // the kinds the upload form offers
-	// The upload form, as sent.
-	Kind      string
-	Mode      string
-	ValidOnly bool
-	// FormError is why the upload was refused as a whole (in the page's
-	// language); Problems why, line by line.
-	FormError     string
-	Problems      []CSVProblem
-	ProblemsTotal int
-	// After an accepted import.
-	Result *orgImportResult
-	MaxMiB int
+	csvForm
 }
 
 func (s *Server) handleOrgPage(w http.ResponseWriter, r *http.Request) {
-	v := orgView{Mode: "merge", Kind: model.OrgUnits}
 	q := r.URL.Query()
-	if q.Has("imported") && slices.Contains(model.OrgKinds, q.Get("kind")) {
-		num := func(k string) int { n, _ := strconv.Atoi(q.Get(k)); return max(n, 0) }
-		v.Kind = q.Get("kind")
-		v.Result = &orgImportResult{Kind: v.Kind, Added: num("added"), Updated: num("updated"), Removed: num("removed"), Unchanged: num("unchanged")}
+	f := csvForm{Mode: "merge", Kind: model.OrgUnits}
+	if kind := q.Get("kind"); q.Has("imported") && slices.Contains(model.OrgKinds, kind) {
+		f = importedCSVForm(q)
+		f.Kind, f.Result.Kind = kind, kind
 	}
-	s.renderOrg(w, r, http.StatusOK, v)
+	s.renderOrg(w, r, http.StatusOK, f)
 }
 
-func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, status int, v orgView) {
+func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, status int, f csvForm) {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	v.ShowSuppliers = p != nil && s.allowed(p.Role, "GET /api/v1/org/suppliers")
-	v.Edit = p != nil && s.allowed(p.Role, "POST /org")
-	v.Kinds = model.OrgKinds
-	v.Now = s.now()
+	v := orgView{ShowSuppliers: p != nil && s.allowed(p.Role, "GET /api/v1/org/suppliers"), Now: s.now()}
 	var err error
 	if v.Units, err = s.store.Units(ctx); err == nil {
 		v.People, err = s.store.People(ctx)
@@ -398,75 +260,23 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, status int, v
 		s.fail(w, r, fmt.Errorf("organisation register: %w", err))
 		return
 	}
-	v.MaxMiB = maxCSVBytes >> 20
+	v.csvForm = s.csvFormFor(r, s.orgKinds()[model.OrgUnits], f)
+	v.Kinds = model.OrgKinds
 	s.render(w, r, status, "org", pageData{Title: "org.title", Nav: "org", Data: v})
 }
 
-// handleOrgUpload imports one kind from the upload form. Success redirects
-// to the page with the counts (Post/Redirect/Get); when lines were skipped
-// the page is shown at once, so that they can be read.
+// handleOrgUpload imports one kind from the upload form.
 func (s *Server) handleOrgUpload(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := principalFrom(ctx)
-	lang := langFrom(ctx)
-	v := orgView{Kind: r.PostFormValue("kind"), Mode: r.PostFormValue("mode"), ValidOnly: r.PostFormValue("valid_only") != ""}
-	if v.Mode != "replace" {
-		v.Mode = "merge"
-	}
-	refused := func(err error) {
-		var ue *userError
-		if !errors.As(err, &ue) {
-			s.fail(w, r, err)
-			return
-		}
-		status, _ := errorStatus(err)
-		v.FormError = ue.message(lang)
-		s.renderOrg(w, r, status, v)
-	}
-	k, ok := s.orgKinds()[v.Kind]
+	f := postedCSVForm(r)
+	f.Kind = r.PostFormValue("kind")
+	render := func(status int, f csvForm) { s.renderOrg(w, r, status, f) }
+	reg, ok := s.orgKinds()[f.Kind]
 	if !ok {
-		v.Kind = model.OrgUnits
-		refused(refuse(model.ErrInvalid, "org.problem.kind"))
+		f.Kind = model.OrgUnits
+		s.csvUploadRefused(w, r, refuse(model.ErrInvalid, "org.problem.kind"), f, render)
 		return
 	}
-	replace, f, err := csvUpload(r, v.ValidOnly)
-	if err != nil {
-		refused(err)
-		return
-	}
-	defer f.Close()
-	out, err := k.load(ctx, p.Name, f, replace, v.ValidOnly, s.now())
-	if err != nil {
-		refused(err)
-		return
-	}
-	if out.Refused {
-		v.FormError = translatef(lang, "register.refused", len(out.Problems))
-		v.Problems, v.ProblemsTotal = capProblems(out.Problems), len(out.Problems)
-		s.renderOrg(w, r, http.StatusUnprocessableEntity, v)
-		return
-	}
-	if out.Conflict != nil {
-		status, _ := errorStatus(out.Conflict)
-		v.FormError = translatef(lang, "org.store_refused", out.Conflict.Error())
-		s.renderOrg(w, r, status, v)
-		return
-	}
-	res := out.Result
-	s.orgChanged(ctx, res)
-	if len(res.Skipped) > 0 {
-		v.Result = &res
-		s.renderOrg(w, r, http.StatusOK, v)
-		return
-	}
-	u := url.Values{}
-	u.Set("imported", "1")
-	u.Set("kind", v.Kind)
-	u.Set("added", strconv.Itoa(res.Added))
-	u.Set("updated", strconv.Itoa(res.Updated))
-	u.Set("removed", strconv.Itoa(res.Removed))
-	u.Set("unchanged", strconv.Itoa(res.Unchanged))
-	http.Redirect(w, r, "/org?"+u.Encode(), http.StatusSeeOther)
+	s.serveCSVUpload(w, r, reg, f, render)
 }
 
 // leaderScope is which deviations a line manager (leder) sees and handles:

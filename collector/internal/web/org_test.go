@@ -1,12 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,15 +52,7 @@ func orgRouteRequest(pattern string) *http.Request {
 	}
 	switch {
 	case pattern == "POST /org":
-		var b bytes.Buffer
-		mw := multipart.NewWriter(&b)
-		_ = mw.WriteField("kind", "suppliers")
-		fw, _ := mw.CreateFormFile("file", "o.csv")
-		_, _ = fw.Write([]byte(csvFor["suppliers"]))
-		_ = mw.Close()
-		req := httptest.NewRequest(http.MethodPost, "/org", &b)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		return req
+		return csvFormRequest("/org", url.Values{"kind": {"suppliers"}}, new(csvFor["suppliers"]))
 	case pattern == "DELETE /api/v1/org/{kind}/{id}":
 		return httptest.NewRequest(http.MethodDelete, "/api/v1/org/shared-solutions/srv-delt", nil)
 	case strings.HasPrefix(pattern, "POST /api/v1/org/"):
@@ -76,16 +67,7 @@ func orgRouteRequest(pattern string) *http.Request {
 // orgUpload posts the organisation page's form.
 func (e *testEnv) orgUpload(t *testing.T, sc *http.Cookie, csrf, kind, mode, file string) *httptest.ResponseRecorder {
 	t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	_ = mw.WriteField("csrf", csrf)
-	_ = mw.WriteField("kind", kind)
-	_ = mw.WriteField("mode", mode)
-	fw, _ := mw.CreateFormFile("file", "o.csv")
-	_, _ = fw.Write([]byte(file))
-	_ = mw.Close()
-	req := httptest.NewRequest(http.MethodPost, "/org", &b)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req := csvFormRequest("/org", url.Values{"csrf": {csrf}, "kind": {kind}, "mode": {mode}}, &file)
 	req.AddCookie(sc)
 	return e.do(req)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -242,30 +241,6 @@ func TestRegisterUnconfigured(t *testing.T) {
 	}
 }
 
-// upload posts the register form as multipart with the session's token.
-func (e *testEnv) upload(t *testing.T, sc *http.Cookie, csrf, mode string, validOnly bool, file *string) *httptest.ResponseRecorder {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("csrf", csrf)
-	_ = mw.WriteField("mode", mode)
-	if validOnly {
-		_ = mw.WriteField("valid_only", "on")
-	}
-	if file != nil {
-		fw, err := mw.CreateFormFile("file", "register.csv")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = fw.Write([]byte(*file))
-	}
-	_ = mw.Close()
-	req := httptest.NewRequest(http.MethodPost, "/media/register", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(sc)
-	return e.do(req)
-}
-
 // postForm posts a URL-encoded form with the session cookie.
 func (e *testEnv) postForm(path string, form url.Values, sc *http.Cookie) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
@@ -291,7 +266,7 @@ func TestRegisterPage(t *testing.T) {
 	}
 
 	file := registerCSV
-	rec := e.upload(t, sc, csrf, "merge", false, &file)
+	rec := e.csvUpload(t, sc, "/media/register", csrf, "merge", false, &file)
 	loc := rec.Header().Get("Location")
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/media/register?") {
 		t.Fatalf("upload = %d to %q, want 303 back to the page\n%s", rec.Code, loc, rec.Body)
@@ -308,7 +283,7 @@ func TestRegisterPage(t *testing.T) {
 	}
 
 	bad := fakeCSVHeader + "\nNEW1,1234,5678,,,,no,\nX,09510,1666,,,,no,\n"
-	rec = e.upload(t, sc, csrf, "merge", false, &bad)
+	rec = e.csvUpload(t, sc, "/media/register", csrf, "merge", false, &bad)
 	body = rec.Body.String()
 	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(body, "Filen har 1 problemer.") ||
 		!strings.Contains(body, `<th scope="row" class="num">3</th>`) || !strings.Contains(body, "09510") {
@@ -317,7 +292,7 @@ func TestRegisterPage(t *testing.T) {
 	if len(e.store.registerEntries()) != 2 {
 		t.Errorf("refused upload changed the register")
 	}
-	rec = e.upload(t, sc, csrf, "merge", true, &bad)
+	rec = e.csvUpload(t, sc, "/media/register", csrf, "merge", true, &bad)
 	body = rec.Body.String()
 	if rec.Code != http.StatusOK || !strings.Contains(body, "1 lagt til") || !strings.Contains(body, "1 linje med feil ble hoppet over:") ||
 		!strings.Contains(body, `<input id="valid_only" name="valid_only" type="checkbox" checked`) {
@@ -336,7 +311,7 @@ func TestRegisterPage(t *testing.T) {
 		{"replace and valid only", "replace", true, &file, http.StatusBadRequest, "kan ikke kombineres"},
 		{"bad mode", "append", false, &file, http.StatusBadRequest, "mode må være merge eller replace."},
 	} {
-		rec := e.upload(t, sc, csrf, tc.mode, tc.validOnly, tc.file)
+		rec := e.csvUpload(t, sc, "/media/register", csrf, tc.mode, tc.validOnly, tc.file)
 		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.msg) || !strings.Contains(rec.Body.String(), `enctype="multipart/form-data"`) {
 			t.Errorf("%s: upload = %d; want %d with the form and %q", tc.name, rec.Code, tc.code, tc.msg)
 		}
@@ -355,7 +330,7 @@ func TestRegisterPage(t *testing.T) {
 
 	e.sync.fail(errors.New("down"))
 	one := fakeCSVHeader + "\nE0D55EA57486,0951,1666,NK-0009,IT,intern,yes,\n"
-	rec = e.upload(t, sc, csrf, "replace", false, &one)
+	rec = e.csvUpload(t, sc, "/media/register", csrf, "replace", false, &one)
 	if body := e.get(rec.Header().Get("Location"), sc).Body.String(); !strings.Contains(body, translate("nb", "register.sync_failed")) {
 		t.Errorf("page after an upload whose push failed does not warn")
 	}

@@ -1,13 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,20 +17,7 @@ import (
 
 // testParseSoftwareCSV adapts the register package's parser as the
 // collector does.
-func testParseSoftwareCSV(r io.Reader, validOnly bool) ([]model.SoftwareEntry, []CSVProblem, error) {
-	es, rep, err := register.ParseSoftwareCSV(r, register.ParseOptions{ValidOnly: validOnly})
-	if err != nil {
-		return nil, nil, err
-	}
-	if rep.Fatal && validOnly {
-		return nil, nil, errors.New(rep.Error())
-	}
-	var ps []CSVProblem
-	for _, p := range rep.Problems {
-		ps = append(ps, CSVProblem{Line: p.Line, Message: p.Message})
-	}
-	return es, ps, nil
-}
+var testParseSoftwareCSV = testCSVParser(register.ParseSoftwareCSV)
 
 const softwareCSVHeader = "verdict,name,publisher,source,min_version,max_version,reason,owner_unit"
 
@@ -69,14 +52,7 @@ func reseedSoftware(t *testing.T, e *testEnv) {
 func softwareRouteRequest(pattern string) *http.Request {
 	switch pattern {
 	case "POST /software/catalog":
-		var b bytes.Buffer
-		mw := multipart.NewWriter(&b)
-		fw, _ := mw.CreateFormFile("file", "s.csv")
-		_, _ = fw.Write([]byte(softwareCSV))
-		_ = mw.Close()
-		req := httptest.NewRequest(http.MethodPost, "/software/catalog", &b)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		return req
+		return csvFormRequest("/software/catalog", nil, new(softwareCSV))
 	case "POST /api/v1/software/catalog":
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/software/catalog", strings.NewReader(softwareCSV))
 		req.Header.Set("Content-Type", "text/csv")
@@ -85,30 +61,6 @@ func softwareRouteRequest(pattern string) *http.Request {
 		return httptest.NewRequest(http.MethodDelete, "/api/v1/software/catalog/"+url.PathEscape(softwareRouteID), nil)
 	}
 	return nil
-}
-
-// softwareUpload posts the catalogue form as multipart with a token.
-func (e *testEnv) softwareUpload(t *testing.T, sc *http.Cookie, csrf, mode string, validOnly bool, file string) *httptest.ResponseRecorder {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	if csrf != "" {
-		_ = mw.WriteField("csrf", csrf)
-	}
-	_ = mw.WriteField("mode", mode)
-	if validOnly {
-		_ = mw.WriteField("valid_only", "on")
-	}
-	fw, err := mw.CreateFormFile("file", "software.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = fw.Write([]byte(file))
-	_ = mw.Close()
-	req := httptest.NewRequest(http.MethodPost, "/software/catalog", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(sc)
-	return e.do(req)
 }
 
 type softwareBody struct {
@@ -163,23 +115,11 @@ func TestAPISoftwareCatalogImportAndRead(t *testing.T) {
 	}
 
 	// The export is an attachment, neutralised, and imports back unchanged.
-	rec = e.apiGet("/api/v1/software/catalog.csv", revisor)
-	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Disposition"), "attachment;") ||
-		!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
-		t.Fatalf("export = %d %v", rec.Code, rec.Header())
-	}
-	export := rec.Body.String()
-	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(export, "\ufeff"))).ReadAll()
-	if err != nil || len(recs) != 3 {
-		t.Fatalf("export = %v, %v", recs, err)
-	}
+	recs, export := checkCSVExport(t, e, "/api/v1/software/catalog.csv", revisor, 3)
 	if reason := recs[2][6]; reason != "'=cmd|' /C calc'!A0" {
 		t.Errorf("exported reason = %q, want the formula neutralised", reason)
 	}
-	b := decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/software/catalog", "text/csv", export, drift))
-	if b.Unchanged != 2 || b.Added+b.Updated+b.Removed != 0 {
-		t.Errorf("round trip import = %+v, want 2 unchanged", b)
-	}
+	checkUnchangedImport(t, e, "/api/v1/software/catalog", export, drift, 2)
 	if n := changed.Load(); n != 1 {
 		t.Errorf("%d change notices after an import that changed nothing, want still 1", n)
 	}
@@ -223,7 +163,7 @@ func TestAPISoftwareCatalogImportAndRead(t *testing.T) {
 
 	// Replace leaves exactly the file.
 	one := softwareCSVHeader + "\ndenied,*miner*,,,,,Crypto mining,\n"
-	b = decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/software/catalog?mode=replace", "text/csv", one, drift))
+	b := decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/software/catalog?mode=replace", "text/csv", one, drift))
 	if b.Mode != "replace" || b.Added != 1 || b.Removed != 1 || len(e.store.softwareEntries()) != 1 {
 		t.Errorf("replace = %+v, catalogue %v", b, e.store.softwareEntries())
 	}
@@ -239,51 +179,19 @@ func TestAPISoftwareCatalogRefused(t *testing.T) {
 	}
 
 	// Writing needs admin or drift; reading does not.
-	for _, role := range []model.Role{model.RoleSikkerhet, model.RoleLeder, model.RoleRevisor} {
-		authz := e.token(t, role)
-		if rec := e.apiSend(http.MethodPost, "/api/v1/software/catalog", "text/csv", softwareCSV, authz); rec.Code != http.StatusForbidden {
-			t.Errorf("%s import = %d, want 403", role, rec.Code)
-		}
-		if rec := e.apiSend(http.MethodDelete, "/api/v1/software/catalog/x", "", "", authz); rec.Code != http.StatusForbidden {
-			t.Errorf("%s delete = %d, want 403", role, rec.Code)
-		}
-		if rec := e.apiGet("/api/v1/software/catalog", authz); rec.Code != http.StatusOK {
-			t.Errorf("%s read = %d, want 200", role, rec.Code)
-		}
-	}
+	checkRegisterRoles(t, e, "/api/v1/software/catalog", "/api/v1/software/catalog/x", softwareCSV)
 
 	// Problems: 422 with the lines, nothing imported.
 	bad := softwareCSVHeader + "\n" +
 		"maybe,x,,,,,,\n" +
 		"denied,y[0-9],,,,,,\n" +
 		"denied,z,,,,,,\n"
-	rec := e.apiSend(http.MethodPost, "/api/v1/software/catalog", "text/csv", bad, drift)
-	if rec.Code != http.StatusUnprocessableEntity {
-		t.Fatalf("bad import = %d, want 422\n%s", rec.Code, rec.Body)
-	}
-	b := decodeImport(t, rec)
-	if b.Code != "problems" || len(b.Problems) != 2 || b.Problems[0].Line != 2 || b.Problems[1].Line != 3 ||
-		b.Problems[0].Message != `verdict "maybe": want approved or denied` {
-		t.Errorf("bad import = %+v, want problems on lines 2 and 3", b)
-	}
-	if got := e.store.softwareEntries(); len(got) != 2 {
-		t.Errorf("catalogue has %d entries after a refused import, want 2", len(got))
-	}
-	// valid_only imports the good line and reports the others.
-	b = decodeImport(t, e.apiSend(http.MethodPost, "/api/v1/software/catalog?valid_only=1", "text/csv", bad, drift))
-	if b.Added != 1 || len(b.Skipped) != 2 {
-		t.Errorf("valid_only import = %+v, want 1 added, 2 skipped", b)
+	refused := checkLineProblems(t, e, "/api/v1/software/catalog", bad, drift, func() int { return len(e.store.softwareEntries()) })
+	if len(refused.Problems) > 0 && refused.Problems[0].Message != `verdict "maybe": want approved or denied` {
+		t.Errorf("bad import = %+v, want line 2's verdict refused", refused)
 	}
 
-	for _, tc := range []struct{ query, ct string }{
-		{"?mode=sideways", "text/csv"},
-		{"?mode=replace&valid_only=true", "text/csv"},
-		{"", "application/json"},
-	} {
-		if rec := e.apiSend(http.MethodPost, "/api/v1/software/catalog"+tc.query, tc.ct, softwareCSV, drift); rec.Code < 400 || rec.Code >= 500 {
-			t.Errorf("import%s as %s = %d, want a 4xx", tc.query, tc.ct, rec.Code)
-		}
-	}
+	checkImportOptionsRefused(t, e, "/api/v1/software/catalog", softwareCSV, drift)
 }
 
 // TestSoftwareCatalogStoreRefused: an entry the store refuses (here a
@@ -341,7 +249,7 @@ func TestSoftwareCatalogPage(t *testing.T) {
 
 	// No token, wrong token: refused, nothing imported.
 	for _, tok := range []string{"", "wrong"} {
-		if rec := e.softwareUpload(t, sc, tok, "merge", false, softwareCSV); rec.Code != http.StatusForbidden {
+		if rec := e.csvUpload(t, sc, "/software/catalog", tok, "merge", false, new(softwareCSV)); rec.Code != http.StatusForbidden {
 			t.Errorf("upload with token %q = %d, want 403", tok, rec.Code)
 		}
 	}
@@ -349,7 +257,7 @@ func TestSoftwareCatalogPage(t *testing.T) {
 		t.Fatalf("%d entries imported without a CSRF token", n)
 	}
 
-	rec := e.softwareUpload(t, sc, csrf, "merge", false, softwareCSV)
+	rec := e.csvUpload(t, sc, "/software/catalog", csrf, "merge", false, new(softwareCSV))
 	loc := rec.Header().Get("Location")
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/software/catalog?") {
 		t.Fatalf("upload = %d to %q, want 303 back to the page\n%s", rec.Code, loc, rec.Body)
@@ -365,7 +273,7 @@ func TestSoftwareCatalogPage(t *testing.T) {
 
 	// Problems are listed line by line and nothing is imported.
 	bad := softwareCSVHeader + "\nmaybe,x,,,,,,\n"
-	rec = e.softwareUpload(t, sc, csrf, "merge", false, bad)
+	rec = e.csvUpload(t, sc, "/software/catalog", csrf, "merge", false, new(bad))
 	if rec.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("bad upload = %d, want 422", rec.Code)
 	}
@@ -376,7 +284,7 @@ func TestSoftwareCatalogPage(t *testing.T) {
 		}
 	}
 	// valid_only shows the skipped lines at once.
-	rec = e.softwareUpload(t, sc, csrf, "merge", true, softwareCSVHeader+"\nmaybe,x,,,,,,\ndenied,*miner*,,,1.0,2.0,,\n")
+	rec = e.csvUpload(t, sc, "/software/catalog", csrf, "merge", true, new(softwareCSVHeader+"\nmaybe,x,,,,,,\ndenied,*miner*,,,1.0,2.0,,\n"))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "maybe") || !strings.Contains(rec.Body.String(), "fra 1.0, under 2.0") {
 		t.Errorf("valid-only upload = %d\n%s", rec.Code, rec.Body)
 	}
@@ -391,7 +299,7 @@ func TestSoftwareCatalogPage(t *testing.T) {
 		t.Errorf("reader's page: want the English catalogue without the form\n%s", body)
 	}
 	rutCSRF := sessionFromCookie(t, e, rut).CSRF
-	if rec := e.softwareUpload(t, rut, rutCSRF, "merge", false, softwareCSV); rec.Code != http.StatusForbidden {
+	if rec := e.csvUpload(t, rut, "/software/catalog", rutCSRF, "merge", false, new(softwareCSV)); rec.Code != http.StatusForbidden {
 		t.Errorf("reader's upload = %d, want 403", rec.Code)
 	}
 }
