@@ -181,7 +181,8 @@ func (e *Engine) Wake() {
 // woken and every Interval, until ctx is done. An evaluation that fails is
 // logged and retried at the next tick (wakes wait until then); since events
 // are marked judged only in the transaction that stores their findings,
-// nothing is lost or counted twice. Beside it, with a HostStore, the host
+// nothing is lost or counted twice. On every tick it also escalates overdue
+// breach assessments (EscalateBreaches). Beside it, with a HostStore, the host
 // rules run at once, whenever woken by WakeHosts and every HostInterval;
 // Run returns when both loops have stopped.
 func (e *Engine) Run(ctx context.Context) {
@@ -203,6 +204,9 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-wake:
 		case <-t.C:
+			if err := e.EscalateBreaches(ctx); err != nil && ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "escalate breach assessments; retrying", "err", err, "in", e.cfg.Interval)
+			}
 		}
 	}
 }
@@ -294,6 +298,9 @@ type round struct {
 	register rules.MediaIndex
 	policy   wire.MediaPolicy
 	zones    map[string]zone.Zone // by agent id, filled as hosts appear
+	// exceptions are the (rule, subject) pairs whose findings are dropped:
+	// the exceptions active when the round began.
+	exceptions exceptionSet
 }
 
 func (e *Engine) newRound(ctx context.Context) (*round, error) {
@@ -305,7 +312,11 @@ func (e *Engine) newRound(ctx context.Context) (*round, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
-	r := &round{register: rules.NewMediaIndex(reg), zones: map[string]zone.Zone{}}
+	xs, err := activeExceptions(ctx, e.cfg.Store, e.now())
+	if err != nil {
+		return nil, err
+	}
+	r := &round{register: rules.NewMediaIndex(reg), zones: map[string]zone.Zone{}, exceptions: xs}
 	if p.Media != nil {
 		r.policy = *p.Media
 	}
@@ -336,6 +347,7 @@ func (e *Engine) judge(ctx context.Context, r *round, evs []model.MediaEvent) er
 		}
 		ids = append(ids, ev.ID)
 	}
+	news = r.exceptions.filter(news)
 	return e.record(ctx, news, model.Judged{Media: ids}, now,
 		fmt.Sprintf("media events %d to %d", ids[0], ids[len(ids)-1]))
 }
@@ -380,6 +392,7 @@ func (e *Engine) judgeFlows(ctx context.Context, r *round, fs []model.FlowHour) 
 			}
 		}
 	}
+	news = r.exceptions.filter(news)
 	return e.record(ctx, news, model.Judged{Flows: ids}, now,
 		fmt.Sprintf("hourly flows %d to %d", ids[0], ids[len(ids)-1]))
 }

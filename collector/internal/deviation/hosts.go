@@ -125,6 +125,15 @@ func (e *Engine) EvaluateHosts(ctx context.Context) error {
 			e.swLast = now
 		}
 	}
+	// Findings with an active exception count as not firing, so their
+	// conditions clear, and come back when the exception ends.
+	xs, err := activeExceptions(ctx, st, now)
+	if err != nil {
+		return errors.Join(errs, err) // recording unsuppressed would reopen what was excepted
+	}
+	for rule, fs := range byRule {
+		byRule[rule] = xs.filter(fs)
+	}
 	var changed []model.RecordResult
 	for _, rule := range append(rules.HostRules, rules.UnapprovedSoftware) {
 		if rule == rules.UnapprovedSoftware {

@@ -121,6 +121,9 @@ type Judged struct {
 type RecordResult struct {
 	ID      string // the deviation's id
 	Created bool   // a new deviation; false: an occurrence of an open one
+	// Escalated: the breach deadline passed without a decision (reported
+	// once per deviation, with nothing else set but ID).
+	Escalated bool
 }
 
 // DeviationStore keeps deviations and their timelines.

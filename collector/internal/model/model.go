@@ -351,5 +351,7 @@ type Store interface {
 	TrafficStore
 	ConfigMapStore
 	OrgStore
+	ExceptionStore
+	BreachStore
 	Close() error
 }

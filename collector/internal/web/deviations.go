@@ -525,10 +525,12 @@ type deviationView struct {
 	Next      []option // the statuses it may move to
 	Saved     string   // catalogue key of what was just saved
 	// A refused form: which one, why, and what was typed.
-	FormFor   string // "status" or "comment"
+	FormFor   string // "status", "comment", "breach" or "exception"
 	FormError string
 	Reason    string
 	Comment   string
+
+	breachSection // breach.go: the breach assessment and the exception form
 }
 
 type factRow struct{ Label, Key, Value string }
@@ -618,6 +620,10 @@ func (s *Server) renderDeviation(w http.ResponseWriter, r *http.Request, status 
 	}
 	for i, st := range nextStatuses(d.Status) {
 		v.Next = append(v.Next, option{st, statusLabel(lang, st), i == 0})
+	}
+	if err := s.fillBreachSection(ctx, r, principalFrom(ctx), d, &v); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, status, "deviation", pageData{TitleText: d.ID, Nav: "deviations", Data: v})
 }

@@ -37,6 +37,7 @@ type fakeStore struct {
 	swcat    fakeSoftwareCatalog                // fake_software_test.go
 	org      fakeOrg                            // fake_org_test.go
 	cmap     fakeConfigMap                      // fake_configmap_test.go
+	exc      fakeExceptions                     // fake_exceptions_test.go
 	devs     map[string]*fakeDeviation          // by id
 	tlSeq    int64
 

@@ -25,6 +25,9 @@ var (
 	// deviations a line manager may see and handle is narrowed in
 	// visibleDeviation.
 	deviationHandlers = []model.Role{model.RoleAdmin, model.RoleSikkerhet, model.RoleLeder}
+	// breachDeciders decide breach assessments and approve and revoke
+	// exceptions (exceptions.go, breach.go).
+	breachDeciders = []model.Role{model.RoleAdmin, model.RoleSikkerhet}
 )
 
 // routeKind says how a route authenticates.
@@ -74,6 +77,8 @@ func (s *Server) routeTable() []route {
 		{"GET /deviations/{id}", pageRoute, deviationReaders, 0, s.handleDeviationPage},
 		{"POST /deviations/{id}/status", pageRoute, deviationHandlers, 0, s.handleDeviationStatusForm},
 		{"POST /deviations/{id}/comments", pageRoute, deviationHandlers, 0, s.handleDeviationCommentForm},
+		{"POST /deviations/{id}/exception", pageRoute, breachDeciders, 0, s.handleDeviationExceptionForm},
+		{"POST /deviations/{id}/breach", pageRoute, breachDeciders, 0, s.handleDeviationBreachForm},
 
 		{"GET /api/v1/hosts", apiRoute, everyone, 0, s.handleAPIHosts},
 		{"GET /api/v1/hosts/{id}", apiRoute, everyone, 0, s.handleAPIHost},
@@ -122,6 +127,12 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/deviations/{id}", apiRoute, deviationReaders, 0, s.handleAPIDeviation},
 		{"POST /api/v1/deviations/{id}/status", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationStatus},
 		{"POST /api/v1/deviations/{id}/comments", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationComment},
+		{"POST /api/v1/deviations/{id}/exception", apiRoute, breachDeciders, maxJSONBytes, s.handleAPIDeviationException},
+		{"POST /api/v1/deviations/{id}/breach", apiRoute, breachDeciders, maxJSONBytes, s.handleAPIDeviationBreach},
+		{"GET /api/v1/exceptions", apiRoute, deviationReaders, 0, s.handleAPIExceptions},
+		{"DELETE /api/v1/exceptions/{id}", apiRoute, breachDeciders, 0, s.handleAPIExceptionRevoke},
+		{"GET /api/v1/breaches", apiRoute, deviationReaders, 0, s.handleAPIBreaches},
+		{"GET /api/v1/breaches.csv", apiRoute, deviationReaders, 0, s.handleAPIBreachesCSV},
 	}
 }
 

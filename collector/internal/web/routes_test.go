@@ -91,6 +91,14 @@ var wantRoles = func() map[string][]model.Role {
 		"GET /api/v1/deviations/{id}":              readers,
 		"POST /api/v1/deviations/{id}/status":      handlers,
 		"POST /api/v1/deviations/{id}/comments":    handlers,
+		"POST /api/v1/deviations/{id}/exception":   {model.RoleAdmin, model.RoleSikkerhet},
+		"POST /api/v1/deviations/{id}/breach":      {model.RoleAdmin, model.RoleSikkerhet},
+		"GET /api/v1/exceptions":                   readers,
+		"DELETE /api/v1/exceptions/{id}":           {model.RoleAdmin, model.RoleSikkerhet},
+		"GET /api/v1/breaches":                     readers,
+		"GET /api/v1/breaches.csv":                 readers,
+		"POST /deviations/{id}/exception":          {model.RoleAdmin, model.RoleSikkerhet},
+		"POST /deviations/{id}/breach":             {model.RoleAdmin, model.RoleSikkerhet},
 	}
 }()
 
@@ -102,6 +110,9 @@ func routeRequest(t *testing.T, pattern string) *http.Request {
 		return req
 	}
 	if req := orgRouteRequest(pattern); req != nil {
+		return req
+	}
+	if req := exceptionRouteRequest(pattern); req != nil {
 		return req
 	}
 	method, path, _ := strings.Cut(pattern, " ")
@@ -192,6 +203,7 @@ func reseed(t *testing.T, e *testEnv) {
 	t.Helper()
 	reseedSoftware(t, e)
 	reseedOrg(t, e)
+	reseedExceptions(e)
 	if _, err := e.store.ImportMediaRegister(t.Context(), []model.MediaEntry{{VID: "0951", PID: "1666", Serial: "E0D55EA57486"}}, true, "test", e.clock.now()); err != nil {
 		t.Fatal(err)
 	}

@@ -92,6 +92,10 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"OrgImport", testOrgImport},
 		{"OrgRefused", testOrgRefused},
 		{"OrgDelete", testOrgDelete},
+		{"ExceptionGrant", testExceptionGrant},
+		{"ExceptionActive", testExceptionActive},
+		{"BreachDecide", testBreachDecide},
+		{"BreachEscalate", testBreachEscalate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
