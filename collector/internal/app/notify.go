@@ -138,12 +138,16 @@ func (n *notifier) deviationsChanged(ctx context.Context, res []model.RecordResu
 	cfg := n.env.Cfg.Notify
 	var msgs []model.OutboxMessage
 	for _, r := range res {
-		if !r.Created {
+		if !r.Created && !r.Escalated {
 			continue
 		}
 		d, _, err := n.env.Store.GetDeviation(ctx, r.ID)
 		if err != nil {
-			n.env.Log.Error("notify: read new deviation", "id", r.ID, "err", err)
+			n.env.Log.Error("notify: read deviation", "id", r.ID, "err", err)
+			continue
+		}
+		if r.Escalated {
+			msgs = append(msgs, n.overdue(d, cfg)...)
 			continue
 		}
 		msgs = append(msgs, n.messages(d, cfg)...)
@@ -186,6 +190,27 @@ func (n *notifier) messages(d model.Deviation, cfg config.Notify) []model.Outbox
 		}
 		msgs = append(msgs, model.OutboxMessage{
 			ID: webhookID(d.ID, w.URL), Channel: model.ChannelWebhook, To: w.URL, Lang: w.Lang, JSON: body,
+		})
+	}
+	return msgs
+}
+
+// overdue returns the e-mails telling the deviation's recipients that its
+// breach assessment passed the 72-hour deadline without a decision: the
+// officer(s) and the line manager, as for a new deviation, once each.
+func (n *notifier) overdue(d model.Deviation, cfg config.Notify) []model.OutboxMessage {
+	if cfg.SMTP.Addr == "" {
+		return nil
+	}
+	var msgs []model.OutboxMessage
+	for _, rc := range n.env.router().Route(unitOf(d.Assignees)) {
+		if rc.Email == "" {
+			continue
+		}
+		subject, body := notify.BreachOverdue(d, rc.Lang, cfg.UIURL, nil)
+		msgs = append(msgs, model.OutboxMessage{
+			ID: d.ID + "/breach-overdue/mail:" + rc.Email, Channel: model.ChannelEmail, To: rc.Email,
+			Lang: rc.Lang, Subject: subject, Text: body,
 		})
 	}
 	return msgs

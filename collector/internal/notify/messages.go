@@ -13,38 +13,42 @@ import (
 // catalogue holds every text a notification shows, by language.
 var catalogue = map[string]map[string]string{
 	"nb": {
-		"subject":      "[Sonevakt] Nytt avvik %s: %s",
-		"intro":        "Sonevakt har åpnet et avvik som er tildelt deg.",
-		"id":           "Avvik",
-		"rule":         "Regel",
-		"severity":     "Alvorlighet",
-		"refs":         "Strategikrav",
-		"seen":         "Observert",
-		"due":          "Frist",
-		"breach":       "Personopplysninger kan være berørt. Bruddvurdering (72 timer) må gjøres innen",
-		"facts":        "Hva regelen så",
-		"link":         "Behandle avviket",
-		"sev.low":      "lav",
-		"sev.medium":   "middels",
-		"sev.high":     "høy",
-		"sev.critical": "kritisk",
+		"subject":         "[Sonevakt] Nytt avvik %s: %s",
+		"intro":           "Sonevakt har åpnet et avvik som er tildelt deg.",
+		"subject.overdue": "[Sonevakt] Bruddvurdering over fristen %s: %s",
+		"intro.overdue":   "Fristen på 72 timer for å vurdere om bruddet skal meldes til Datatilsynet (GDPR art. 33) er passert, og ingen beslutning er registrert for dette avviket.",
+		"id":              "Avvik",
+		"rule":            "Regel",
+		"severity":        "Alvorlighet",
+		"refs":            "Strategikrav",
+		"seen":            "Observert",
+		"due":             "Frist",
+		"breach":          "Personopplysninger kan være berørt. Bruddvurdering (72 timer) må gjøres innen",
+		"facts":           "Hva regelen så",
+		"link":            "Behandle avviket",
+		"sev.low":         "lav",
+		"sev.medium":      "middels",
+		"sev.high":        "høy",
+		"sev.critical":    "kritisk",
 	},
 	"en": {
-		"subject":      "[Sonevakt] New deviation %s: %s",
-		"intro":        "Sonevakt opened a deviation assigned to you.",
-		"id":           "Deviation",
-		"rule":         "Rule",
-		"severity":     "Severity",
-		"refs":         "Strategy requirements",
-		"seen":         "Observed",
-		"due":          "Due",
-		"breach":       "Personal data may be involved. The breach assessment (72 hours) is due by",
-		"facts":        "What the rule saw",
-		"link":         "Handle the deviation",
-		"sev.low":      "low",
-		"sev.medium":   "medium",
-		"sev.high":     "high",
-		"sev.critical": "critical",
+		"subject":         "[Sonevakt] New deviation %s: %s",
+		"intro":           "Sonevakt opened a deviation assigned to you.",
+		"subject.overdue": "[Sonevakt] Breach assessment overdue %s: %s",
+		"intro.overdue":   "The 72-hour deadline to decide whether to notify Datatilsynet of the breach (GDPR Art. 33) has passed, and no decision is recorded for this deviation.",
+		"id":              "Deviation",
+		"rule":            "Rule",
+		"severity":        "Severity",
+		"refs":            "Strategy requirements",
+		"seen":            "Observed",
+		"due":             "Due",
+		"breach":          "Personal data may be involved. The breach assessment (72 hours) is due by",
+		"facts":           "What the rule saw",
+		"link":            "Handle the deviation",
+		"sev.low":         "low",
+		"sev.medium":      "medium",
+		"sev.high":        "high",
+		"sev.critical":    "critical",
 	},
 }
 
@@ -60,6 +64,19 @@ func text(lang, key string) string {
 // DeviationCreated is the e-mail telling a recipient of a new deviation, in
 // their language (nb when unknown). uiURL, when set, gives a link to it.
 func DeviationCreated(d model.Deviation, lang, uiURL string, loc *time.Location) (subject, body string) {
+	return deviationMail(d, lang, uiURL, loc, "")
+}
+
+// BreachOverdue is the e-mail telling a recipient that a deviation's breach
+// assessment passed its 72-hour deadline without a decision, in the form of
+// DeviationCreated.
+func BreachOverdue(d model.Deviation, lang, uiURL string, loc *time.Location) (subject, body string) {
+	return deviationMail(d, lang, uiURL, loc, ".overdue")
+}
+
+// deviationMail writes a deviation's e-mail; variant picks the subject and
+// introduction ("" for a new deviation).
+func deviationMail(d model.Deviation, lang, uiURL string, loc *time.Location, variant string) (subject, body string) {
 	if _, ok := catalogue[lang]; !ok {
 		lang = "nb"
 	}
@@ -68,7 +85,7 @@ func DeviationCreated(d model.Deviation, lang, uiURL string, loc *time.Location)
 	}
 	at := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") }
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n", text(lang, "intro"))
+	fmt.Fprintf(&b, "%s\n\n", text(lang, "intro"+variant))
 	row := func(k, v string) { fmt.Fprintf(&b, "%-22s %s\n", text(lang, k)+":", v) }
 	row("id", d.ID)
 	row("rule", d.Rule)
@@ -96,7 +113,7 @@ func DeviationCreated(d model.Deviation, lang, uiURL string, loc *time.Location)
 	if uiURL != "" {
 		fmt.Fprintf(&b, "\n%s: %s/deviations/%s\n", text(lang, "link"), strings.TrimRight(uiURL, "/"), d.ID)
 	}
-	return fmt.Sprintf(text(lang, "subject"), d.ID, d.Title), b.String()
+	return fmt.Sprintf(text(lang, "subject"+variant), d.ID, d.Title), b.String()
 }
 
 // Webhook events.

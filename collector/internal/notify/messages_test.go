@@ -44,3 +44,22 @@ func TestCatalogueComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestBreachOverdue(t *testing.T) {
+	d := model.Deviation{ID: "AVVIK-2026-9", Rule: "unmarked-media", Title: "Unmarked removable medium", Severity: model.SeverityHigh,
+		PersonalData: true, FirstSeen: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), BreachDue: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	for lang, want := range map[string][]string{
+		"nb": {"[Sonevakt] Bruddvurdering over fristen AVVIK-2026-9: Unmarked removable medium", "Datatilsynet (GDPR art. 33) er passert"},
+		"en": {"[Sonevakt] Breach assessment overdue AVVIK-2026-9: Unmarked removable medium", "has passed, and no decision is recorded"},
+	} {
+		subject, body := BreachOverdue(d, lang, "https://sonevakt.example", time.UTC)
+		if subject != want[0] || !strings.Contains(body, want[1]) || !strings.Contains(body, "2026-11-23 08:00 UTC") ||
+			!strings.Contains(body, "https://sonevakt.example/deviations/AVVIK-2026-9") {
+			t.Errorf("%s: BreachOverdue = %q\n%s", lang, subject, body)
+		}
+	}
+	// A new deviation's mail is unchanged by the variant.
+	if subject, body := DeviationCreated(d, "nb", "", time.UTC); !strings.HasPrefix(subject, "[Sonevakt] Nytt avvik") || strings.Contains(body, "passert") {
+		t.Errorf("DeviationCreated = %q\n%s", subject, body)
+	}
+}
