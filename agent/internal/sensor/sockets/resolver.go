@@ -11,8 +11,12 @@ import (
 )
 
 // defaultMaxAge is how stale the default resolver's table may grow before a
-// miss reads it again.
-const defaultMaxAge = 2 * time.Second
+// miss reads it again. The traffic sensor attributes a whole interval's
+// flows in one burst when it reports; a table read less than this before
+// the burst would miss every connection opened since, so it is short: a
+// burst with misses costs about one read of the table, however many flows
+// it attributes.
+const defaultMaxAge = 250 * time.Millisecond
 
 // defaultResolver attributes the traffic sensor's flows.
 var defaultResolver = NewResolver(defaultMaxAge)
