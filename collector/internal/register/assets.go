@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 )
@@ -117,27 +116,9 @@ func ParseAssetsCSV(r io.Reader, opts ParseOptions) ([]model.Asset, Report, erro
 
 // parseAsset reads and checks one data line, adding what is wrong to rep.
 func parseAsset(rec []string, cols map[string]int, width, line int, rep *Report) model.Asset {
-	if len(rec) < width || (len(rec) > width && !blank(rec[width:])) {
-		rep.addf(line, "has %d fields, the header %d", len(rec), width)
+	field, ok := lineFields(rec, cols, width, line, assetMaxLen, rep)
+	if !ok {
 		return model.Asset{}
-	}
-	field := func(name string) string {
-		i, ok := cols[name]
-		if !ok {
-			return ""
-		}
-		v := unneutralise(strings.TrimSpace(rec[i]))
-		switch {
-		case !utf8.ValidString(v):
-			rep.addf(line, "%s is not UTF-8 text (save the file as CSV UTF-8)", name)
-		case len(v) > assetMaxLen[name]:
-			rep.addf(line, "%s is %d bytes long; at most %d", name, len(v), assetMaxLen[name])
-		case strings.IndexFunc(v, unicode.IsControl) >= 0:
-			rep.addf(line, "%s holds a control character", name)
-		default:
-			return v
-		}
-		return ""
 	}
 	a := model.Asset{
 		Tag: field("asset_tag"), Type: strings.ToLower(field("type")), Serial: field("serial"),

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // openCSV prepares r for reading a register in CSV form: it skips a UTF-8
@@ -112,4 +114,35 @@ func eachRecord(cr *csv.Reader, rep *Report, what string, fn func(rec []string, 
 		rep.Lines++
 		fn(rec, line)
 	}
+}
+
+// lineFields checks that a data line has the header's width (trailing empty
+// fields aside) and returns a reader of its fields by column name: trimmed,
+// with the export's formula guard taken off, and checked to be UTF-8 text
+// without control characters of at most maxLen[name] bytes. What is wrong
+// goes to rep by line; a wrong field reads as "". ok is false when the
+// width is wrong, and then nothing of the line can be read.
+func lineFields(rec []string, cols map[string]int, width, line int, maxLen map[string]int, rep *Report) (field func(name string) string, ok bool) {
+	if len(rec) < width || (len(rec) > width && !blank(rec[width:])) {
+		rep.addf(line, "has %d fields, the header %d", len(rec), width)
+		return nil, false
+	}
+	return func(name string) string {
+		i, ok := cols[name]
+		if !ok {
+			return ""
+		}
+		v := unneutralise(strings.TrimSpace(rec[i]))
+		switch {
+		case !utf8.ValidString(v):
+			rep.addf(line, "%s is not UTF-8 text (save the file as CSV UTF-8)", name)
+		case len(v) > maxLen[name]:
+			rep.addf(line, "%s is %d bytes long; at most %d", name, len(v), maxLen[name])
+		case strings.IndexFunc(v, unicode.IsControl) >= 0:
+			rep.addf(line, "%s holds a control character", name)
+		default:
+			return v
+		}
+		return ""
+	}, true
 }

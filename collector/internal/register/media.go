@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 )
@@ -221,27 +219,9 @@ func blank(rec []string) bool {
 // parseEntry reads and checks one data line, adding what is wrong to rep.
 // width is the header's number of fields.
 func parseEntry(rec []string, cols map[string]int, width, line int, rep *Report) model.MediaEntry {
-	if len(rec) < width || (len(rec) > width && !blank(rec[width:])) {
-		rep.addf(line, "has %d fields, the header %d", len(rec), width)
+	field, ok := lineFields(rec, cols, width, line, maxLen, rep)
+	if !ok {
 		return model.MediaEntry{}
-	}
-	field := func(name string) string {
-		i, ok := cols[name]
-		if !ok {
-			return ""
-		}
-		v := unneutralise(strings.TrimSpace(rec[i]))
-		switch {
-		case !utf8.ValidString(v):
-			rep.addf(line, "%s is not UTF-8 text (save the file as CSV UTF-8)", name)
-		case len(v) > maxLen[name]:
-			rep.addf(line, "%s is %d bytes long; at most %d", name, len(v), maxLen[name])
-		case strings.IndexFunc(v, unicode.IsControl) >= 0:
-			rep.addf(line, "%s holds a control character", name)
-		default:
-			return v
-		}
-		return ""
 	}
 	e := model.MediaEntry{
 		Serial: field("serial"), VID: strings.ToLower(field("vid")), PID: strings.ToLower(field("pid")),

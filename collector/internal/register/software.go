@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sonevakt/sonevakt/collector/internal/inventory"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
@@ -99,27 +97,9 @@ func ParseSoftwareCSV(r io.Reader, opts ParseOptions) ([]model.SoftwareEntry, Re
 
 // parseSoftwareLine reads and checks one data line, adding what is wrong to rep.
 func parseSoftwareLine(rec []string, cols map[string]int, width, line int, rep *Report) model.SoftwareEntry {
-	if len(rec) < width || (len(rec) > width && !blank(rec[width:])) {
-		rep.addf(line, "has %d fields, the header %d", len(rec), width)
+	field, ok := lineFields(rec, cols, width, line, softwareMaxLen, rep)
+	if !ok {
 		return model.SoftwareEntry{}
-	}
-	field := func(name string) string {
-		i, ok := cols[name]
-		if !ok {
-			return ""
-		}
-		v := unneutralise(strings.TrimSpace(rec[i]))
-		switch {
-		case !utf8.ValidString(v):
-			rep.addf(line, "%s is not UTF-8 text (save the file as CSV UTF-8)", name)
-		case len(v) > softwareMaxLen[name]:
-			rep.addf(line, "%s is %d bytes long; at most %d", name, len(v), softwareMaxLen[name])
-		case strings.IndexFunc(v, unicode.IsControl) >= 0:
-			rep.addf(line, "%s holds a control character", name)
-		default:
-			return v
-		}
-		return ""
 	}
 	e := model.SoftwareEntry{
 		NamePattern: field("name"), Publisher: field("publisher"), MinVersion: field("min_version"),
