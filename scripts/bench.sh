@@ -51,3 +51,11 @@ rm -f "$a" "$f"
 echo
 echo "== traffic: flows from a generated capture (2 000 000 packets, 100 000 flows) with zones, one core, next to softflowd and tcpdump"
 scripts/bench-traffic.sh
+
+echo
+echo "== rules over the configuration map: 5 000 hosts, 500 000 inventory items, real SQLite"
+echo "   (a full re-evaluation of host rules and software catalogue; ingest with rules off and on)"
+go test -run '^$' -bench 'BenchmarkEvaluateHostsSQLite' -benchtime 5x ./collector/internal/deviation 2>&1 | grep -E '^Benchmark'
+go test -run '^$' -bench 'BenchmarkIngestRules' -benchtime 1000x ./collector/internal/deviation 2>&1 | grep -E '^Benchmark'
+go test -run '^$' -bench 'BenchmarkReconcile' ./collector/internal/configmap 2>&1 | grep -E '^Benchmark'
+go test -run '^$' -bench 'BenchmarkSoftware' -benchtime 200x ./collector/internal/rules 2>&1 | grep -E '^Benchmark'
