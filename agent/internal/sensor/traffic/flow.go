@@ -45,8 +45,16 @@ type Table struct {
 	chunks [][]flowEntry
 	free   []int32
 	n      int
-	// Least recently seen list: head is the most recent.
-	head, tail int32
+	// The recency queue: flows in the order they were last seen (to
+	// lruGranularity), least recent first from recent[recentHead]. A flow
+	// is queued anew each time it moves, under a new seq; only its latest
+	// place counts, the others are skipped and dropped when the queue
+	// outgrows the flows held. Moving a flow thus appends to the queue
+	// instead of touching its neighbours in a list, a cache miss each.
+	recent     []recency
+	recentHead int
+	seq        uint64 // the seq of the last move
+	head       int32  // the flow that moved last, or -1
 
 	evicted       uint64
 	intervalStart int64
@@ -104,8 +112,14 @@ type flowEntry struct {
 	pktsAB, pktsBA   uint64
 	bytesAB, bytesBA uint64
 	first, last      int64
-	touched          int64 // when the flow last moved to the head of the recency list
-	prev, next       int32
+	touched          int64  // when the flow last moved to the end of the recency queue
+	seq              uint64 // the seq of that move: its place in the queue
+}
+
+// recency is a place in the recency queue: flow i, moved there by move seq.
+type recency struct {
+	seq uint64
+	i   int32
 }
 
 // lruGranularity is how precisely eviction follows recency: a flow seen
@@ -129,7 +143,6 @@ func NewTable(cfg TableConfig) *Table {
 		zones: cfg.Zones,
 		index: newFlowIndex(cfg.MaxFlows),
 		head:  -1,
-		tail:  -1,
 	}
 }
 
@@ -227,30 +240,12 @@ func (t *Table) AddBatch(ps []Packet) {
 		for i := range batch {
 			sink += slots[uint64(hashes[i])&mask]
 		}
-		var found [addBatchMax]*flowEntry
 		for i := range batch {
 			s := slots[uint64(hashes[i])&mask]
-			found[i] = nil
 			if s != 0 && uint32(s>>32) == hashes[i] {
 				if e := t.entryAt(uint32(s) - 1); e != nil {
 					// Every cache line of the entry.
-					sink += uint64(e.key.a[0]) + e.pktsBA + uint64(e.next)
-					found[i] = e
-				}
-			}
-		}
-		// The neighbours in the recency list of the flows that will move
-		// to its head.
-		for i, e := range found[:n] {
-			if e == nil {
-				continue
-			}
-			if now := batch[i].At.UnixNano(); now-e.touched >= lruGranularity || now < e.touched {
-				if p := t.entryAt(uint32(e.prev)); p != nil {
-					sink += uint64(p.next)
-				}
-				if x := t.entryAt(uint32(e.next)); x != nil {
-					sink += uint64(x.prev)
+					sink += uint64(e.key.a[0]) + e.pktsBA + e.seq
 				}
 			}
 		}
@@ -276,8 +271,8 @@ func (t *Table) add(p *Packet, pk *packetKey, h uint32) {
 	var e *flowEntry
 	if ok {
 		e = t.entry(i)
-		// The recency list moves at most once per lruGranularity of a
-		// flow: moving touches three other entries, a cache miss each.
+		// A flow moves in the recency queue at most once per
+		// lruGranularity: each move takes a place in the queue.
 		if now-e.touched >= lruGranularity || now < e.touched {
 			t.touch(i, e)
 			e.touched = now
@@ -285,7 +280,7 @@ func (t *Table) add(p *Packet, pk *packetKey, h uint32) {
 	} else {
 		i = t.alloc()
 		e = t.entry(i)
-		*e = flowEntry{key: *k, used: true, vlan: p.VLAN, prev: -1, next: -1, touched: now}
+		*e = flowEntry{key: *k, used: true, vlan: p.VLAN, touched: now}
 		e.za = int32(t.zones.ZoneIndex(p.Src))
 		e.zb = int32(t.zones.ZoneIndex(p.Dst))
 		if !fromA {
@@ -411,7 +406,7 @@ var map4Reply = [256]uint8{0: 8, 14: 13, 16: 15, 18: 17}
 // the table is full.
 func (t *Table) alloc() int32 {
 	if t.n >= t.cfg.MaxFlows {
-		i := t.tail
+		i := t.tail()
 		t.remove(i)
 		t.evicted++
 	}
@@ -442,36 +437,49 @@ func (t *Table) alloc() int32 {
 // remove drops flow i.
 func (t *Table) remove(i int32) {
 	e := t.entry(i)
-	t.unlink(e)
 	t.index.remove(t.index.hash(&e.key), i)
-	*e = flowEntry{}
+	*e = flowEntry{} // its places in the recency queue are no longer its
+	if t.head == i {
+		t.head = -1
+	}
 	t.free = append(t.free, i)
 	t.n--
 }
 
-func (t *Table) unlink(e *flowEntry) {
-	if e.prev >= 0 {
-		t.entry(e.prev).next = e.next
-	} else {
-		t.head = e.next
-	}
-	if e.next >= 0 {
-		t.entry(e.next).prev = e.prev
-	} else {
-		t.tail = e.prev
-	}
-	e.prev, e.next = -1, -1
+// queued reports whether r is the place of a flow held in the recency
+// queue.
+func (t *Table) queued(r recency) bool {
+	e := t.entry(r.i)
+	return e.used && e.seq == r.seq
 }
 
+// tail returns the least recently seen flow, or -1 when there is none.
+func (t *Table) tail() int32 {
+	for ; t.recentHead < len(t.recent); t.recentHead++ {
+		if r := t.recent[t.recentHead]; t.queued(r) {
+			return r.i
+		}
+	}
+	return -1
+}
+
+// pushFront makes flow i the most recently seen.
 func (t *Table) pushFront(i int32, e *flowEntry) {
-	e.prev, e.next = -1, t.head
-	if t.head >= 0 {
-		t.entry(t.head).prev = i
-	}
+	t.seq++
+	e.seq = t.seq
 	t.head = i
-	if t.tail < 0 {
-		t.tail = i
+	if len(t.recent) >= 2*t.n+64 {
+		// At least half the queue is stale: keep the places of the
+		// flows held, in order. This happens after at least t.n moves.
+		q := t.recent[:0]
+		for _, r := range t.recent[t.recentHead:] {
+			if t.queued(r) {
+				q = append(q, r)
+			}
+		}
+		t.recent, t.recentHead = q, 0
 	}
+	t.recent = append(t.recent, recency{seq: e.seq, i: i})
 }
 
 // touch makes flow i the most recently seen.
@@ -479,7 +487,6 @@ func (t *Table) touch(i int32, e *flowEntry) {
 	if t.head == i {
 		return
 	}
-	t.unlink(e)
 	t.pushFront(i, e)
 }
 
@@ -490,16 +497,17 @@ func (t *Table) Expire(now time.Time) {
 	ns := now.UnixNano()
 	idle, active := int64(t.cfg.IdleTimeout), int64(t.cfg.ActiveTimeout)
 	// From the least recently seen: stop at the first flow not idle.
-	for i := t.tail; i >= 0; {
-		e := t.entry(i)
-		prev := e.prev
+	for _, r := range t.recent[t.recentHead:] {
+		if !t.queued(r) {
+			continue
+		}
+		e := t.entry(r.i)
 		if ns-e.last < idle {
 			break
 		}
 		if e.pktsAB == 0 && e.pktsBA == 0 {
-			t.remove(i)
+			t.remove(r.i)
 		}
-		i = prev
 	}
 	for c := range t.chunks {
 		for j := range t.chunks[c] {
