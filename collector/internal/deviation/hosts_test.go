@@ -505,10 +505,20 @@ func BenchmarkEvaluateHostsSQLite(b *testing.B) {
 	if ds, err := db.ListDeviations(ctx, model.DeviationQuery{Status: "open", Limit: 2000}); err != nil || len(ds) != 1000 {
 		b.Fatalf("open deviations after the first evaluation: %d, %v; want 1000", len(ds), err)
 	}
-	for b.Loop() {
-		now = now.Add(time.Second)
-		if err := e.EvaluateHosts(ctx); err != nil {
-			b.Fatal(err)
-		}
+	// software=judged reads and judges every installed package each time
+	// (after an inventory arrived or the catalogue changed); software=standing
+	// is the evaluation between such wakes.
+	for _, judged := range []bool{true, false} {
+		b.Run(fmt.Sprintf("software=%s", map[bool]string{true: "judged", false: "standing"}[judged]), func(b *testing.B) {
+			for b.Loop() {
+				now = now.Add(time.Second)
+				if judged {
+					e.WakeSoftware()
+				}
+				if err := e.EvaluateHosts(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
