@@ -3,7 +3,6 @@ package register
 import (
 	"bufio"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -47,28 +46,9 @@ var assetMaxLen = map[string]int{
 // Problem.
 func ParseAssetsCSV(r io.Reader, opts ParseOptions) ([]model.Asset, Report, error) {
 	var rep Report
-	cr, err := openCSV(r, "asset register", strings.Join(AssetColumns, ","), &rep)
+	cr, cols, width, err := openRegister(r, "asset register", AssetColumns, assetRequired, &rep)
 	if cr == nil {
 		return nil, rep, err
-	}
-	header, err := cr.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if !errors.As(err, &pe) {
-			return nil, rep, fmt.Errorf("read asset register: %w", err)
-		}
-		rep.addf(1, "header: %v", pe.Err)
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	cols, ok := readColumns(header, AssetColumns, assetRequired, &rep)
-	if !ok {
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	width := 0
-	for _, i := range cols {
-		width = max(width, i+1)
 	}
 
 	var assets []model.Asset

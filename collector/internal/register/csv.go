@@ -44,6 +44,38 @@ func openCSV(r io.Reader, what, header string, rep *Report) (*csv.Reader, error)
 	return cr, nil
 }
 
+// openRegister opens a register's CSV (openCSV) and reads its header
+// (readColumns): what names the register in messages, columns and required
+// the header it wants. It returns the reader, the columns by name and the
+// width a data line must have (up to the last named column). A file that is
+// unusable as a whole (empty, a bad header) is a fatal problem on rep and
+// gives a nil reader; the error is for input that cannot be read at all.
+func openRegister(r io.Reader, what string, columns, required []string, rep *Report) (cr *csv.Reader, cols map[string]int, width int, err error) {
+	cr, err = openCSV(r, what, strings.Join(columns, ","), rep)
+	if cr == nil {
+		return nil, nil, 0, err
+	}
+	header, err := cr.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if !errors.As(err, &pe) {
+			return nil, nil, 0, fmt.Errorf("read %s: %w", what, err)
+		}
+		rep.addf(1, "header: %v", pe.Err)
+		rep.Fatal = true
+		return nil, nil, 0, nil
+	}
+	cols, ok := readColumns(header, columns, required, rep)
+	if !ok {
+		rep.Fatal = true
+		return nil, nil, 0, nil
+	}
+	for _, i := range cols {
+		width = max(width, i+1)
+	}
+	return cr, cols, width, nil
+}
+
 // readColumns maps the header's column names (case-insensitive, trimmed) to
 // their positions. known lists the columns a file may name, required those
 // it must; an unknown, repeated or missing column is a problem on line 1.

@@ -11,9 +11,7 @@ package register
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -104,48 +102,9 @@ func (r *Report) addf(line int, format string, args ...any) {
 // the body was too large); a malformed line is a Problem.
 func ParseMediaCSV(r io.Reader, opts ParseOptions) ([]model.MediaEntry, Report, error) {
 	var rep Report
-	br := bufio.NewReaderSize(r, 64<<10)
-	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
-		_, _ = br.Discard(len(bom))
-	}
-	head, err := br.Peek(br.Size())
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, rep, fmt.Errorf("read media register: %w", err)
-	}
-	if len(bytes.TrimSpace(head)) == 0 {
-		rep.addf(1, "the file is empty; want a header line: %s", strings.Join(MediaColumns, ","))
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	if i := bytes.IndexByte(head, '\n'); i >= 0 {
-		head = head[:i]
-	}
-	cr := csv.NewReader(br)
-	if bytes.Count(head, []byte(";")) > bytes.Count(head, []byte(",")) {
-		cr.Comma = ';'
-	}
-	cr.FieldsPerRecord = -1 // parseEntry says which line is short
-	cr.LazyQuotes = true    // a hand-typed 3.5" in a note is no reason to refuse
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if !errors.As(err, &pe) {
-			return nil, rep, fmt.Errorf("read media register: %w", err)
-		}
-		rep.addf(1, "header: %v", pe.Err)
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	cols, ok := readHeader(header, &rep)
-	if !ok {
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	width := 0 // fields a line must have: up to the last named column
-	for _, i := range cols {
-		width = max(width, i+1)
+	cr, cols, width, err := openRegister(r, "media register", MediaColumns, requiredColumns, &rep)
+	if cr == nil {
+		return nil, rep, err
 	}
 
 	var entries []model.MediaEntry
@@ -172,37 +131,6 @@ func ParseMediaCSV(r io.Reader, opts ParseOptions) ([]model.MediaEntry, Report, 
 		return nil, rep, nil
 	}
 	return entries, rep, nil
-}
-
-// readHeader maps column names to their positions.
-func readHeader(header []string, rep *Report) (map[string]int, bool) {
-	cols := make(map[string]int, len(header))
-	for i, h := range header {
-		name := strings.ToLower(strings.TrimSpace(h))
-		if name == "" && i == len(header)-1 && i > 0 {
-			continue // a trailing separator
-		}
-		if _, known := maxLen[name]; !known {
-			rep.addf(1, "unknown column %.40q; the columns are %s", h, strings.Join(MediaColumns, ", "))
-			return nil, false
-		}
-		if _, dup := cols[name]; dup {
-			rep.addf(1, "column %q repeats", name)
-			return nil, false
-		}
-		cols[name] = i
-	}
-	var missing []string
-	for _, c := range requiredColumns {
-		if _, ok := cols[c]; !ok {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		rep.addf(1, "missing column %s; the header must name at least %s", strings.Join(missing, ", "), strings.Join(requiredColumns, ", "))
-		return nil, false
-	}
-	return cols, true
 }
 
 // blank reports whether every field of a record is empty (a spreadsheet's

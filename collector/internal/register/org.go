@@ -3,7 +3,6 @@ package register
 import (
 	"bufio"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -159,28 +158,9 @@ func bar(r rune) bool        { return r == '|' }
 // ParseAssetsCSV does; entries come back in file order with their lines.
 func parseOrgCSV[T any](r io.Reader, what string, columns, required []string, parse func(l orgLine) T, key func(T) string) ([]T, []int, Report, error) {
 	var rep Report
-	cr, err := openCSV(r, what, strings.Join(columns, ","), &rep)
+	cr, cols, width, err := openRegister(r, what, columns, required, &rep)
 	if cr == nil {
 		return nil, nil, rep, err
-	}
-	header, err := cr.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if !errors.As(err, &pe) {
-			return nil, nil, rep, fmt.Errorf("read %s: %w", what, err)
-		}
-		rep.addf(1, "header: %v", pe.Err)
-		rep.Fatal = true
-		return nil, nil, rep, nil
-	}
-	cols, ok := readColumns(header, columns, required, &rep)
-	if !ok {
-		rep.Fatal = true
-		return nil, nil, rep, nil
-	}
-	width := 0
-	for _, i := range cols {
-		width = max(width, i+1)
 	}
 	var out []T
 	var lines []int

@@ -3,7 +3,6 @@ package register
 import (
 	"bufio"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -46,28 +45,9 @@ var softwareMaxLen = map[string]int{
 // Problem.
 func ParseSoftwareCSV(r io.Reader, opts ParseOptions) ([]model.SoftwareEntry, Report, error) {
 	var rep Report
-	cr, err := openCSV(r, "software catalogue", strings.Join(SoftwareColumns, ","), &rep)
+	cr, cols, width, err := openRegister(r, "software catalogue", SoftwareColumns, softwareRequired, &rep)
 	if cr == nil {
 		return nil, rep, err
-	}
-	header, err := cr.Read()
-	if err != nil {
-		var pe *csv.ParseError
-		if !errors.As(err, &pe) {
-			return nil, rep, fmt.Errorf("read software catalogue: %w", err)
-		}
-		rep.addf(1, "header: %v", pe.Err)
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	cols, ok := readColumns(header, SoftwareColumns, softwareRequired, &rep)
-	if !ok {
-		rep.Fatal = true
-		return nil, rep, nil
-	}
-	width := 0
-	for _, i := range cols {
-		width = max(width, i+1)
 	}
 
 	var entries []model.SoftwareEntry
