@@ -28,7 +28,7 @@ var catalogs = map[string]map[string]string{
 
 		"nav.skip":         "Hopp til innholdet",
 		"nav.label":        "Hovedmeny",
-		"nav.hosts":        "Verter",
+		"nav.hosts":        "Maskiner",
 		"nav.signed_in_as": "Innlogget som %s",
 		"nav.logout":       "Logg ut",
 		"lang.label":       "Språk",
@@ -610,8 +610,8 @@ var catalogs = map[string]map[string]string{
 		"problem.status_changed":     "Noen andre endret avviket samtidig. Last siden på nytt og prøv igjen.",
 		"problem.comment_required":   "Kommentaren er tom.",
 
-		"nav.zones":      "Soner",
-		"nav.flows":      "Trafikk",
+		"nav.zones":      "Soner og brannmurkart",
+		"nav.flows":      "Soneflyt",
 		"nav.neighbours": "Naboenheter",
 
 		"zones.title":             "Soner",
@@ -748,7 +748,7 @@ var catalogs = map[string]map[string]string{
 
 		"nav.skip":         "Skip to content",
 		"nav.label":        "Main menu",
-		"nav.hosts":        "Hosts",
+		"nav.hosts":        "Machines",
 		"nav.signed_in_as": "Signed in as %s",
 		"nav.logout":       "Log out",
 		"lang.label":       "Language",
@@ -1330,8 +1330,8 @@ var catalogs = map[string]map[string]string{
 		"problem.status_changed":     "Someone else changed the deviation meanwhile. Reload the page and try again.",
 		"problem.comment_required":   "The comment is empty.",
 
-		"nav.zones":      "Zones",
-		"nav.flows":      "Traffic",
+		"nav.zones":      "Zones and firewall map",
+		"nav.flows":      "Zone flows",
 		"nav.neighbours": "Neighbours",
 
 		"zones.title":             "Zones",

@@ -30,7 +30,12 @@ type pageData struct {
 	Error     string // catalogue key of an error message
 	Detail    string // the error's own message, already in the page's language
 	Can       perms  // what the user's role may do, for links and forms
-	Data      any
+	MainNav   []navLink
+	SubNav    []navLink
+	// Live names the change topics (comma-separated) on which the page's
+	// live regions reload themselves; empty for a page that stays still.
+	Live string
+	Data any
 }
 
 // langLink is one entry of the language switch.
@@ -146,6 +151,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if p := principalFrom(r.Context()); p != nil && p.Session != nil {
 		d.User, d.Role, d.CSRF = p.Name, p.Role, p.Session.CSRF
 		d.Can = s.permsOf(p.Role)
+		d.MainNav, d.SubNav = navFor(p.Role, d.Nav)
 	}
 	t := s.pages[lang][page]
 	var buf bytes.Buffer

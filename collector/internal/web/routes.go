@@ -28,6 +28,10 @@ var (
 	// breachDeciders decide breach assessments and approve and revoke
 	// exceptions (exceptions.go, breach.go).
 	breachDeciders = []model.Role{model.RoleAdmin, model.RoleSikkerhet}
+	// auditReaders read the audit log and take evidence out (Revisjon).
+	auditReaders = []model.Role{model.RoleAdmin, model.RoleSikkerhet, model.RoleRevisor}
+	// admins manage users, tokens and agents.
+	admins = []model.Role{model.RoleAdmin}
 )
 
 // routeKind says how a route authenticates.
@@ -56,7 +60,24 @@ type route struct {
 // routeTable lists every route that needs a login.
 func (s *Server) routeTable() []route {
 	return []route{
-		{"GET /{$}", pageRoute, everyone, 0, http.RedirectHandler("/hosts", http.StatusSeeOther).ServeHTTP},
+		{"GET /{$}", pageRoute, everyone, 0, s.handleOverview},
+		{"GET /api/v1/overview", apiRoute, everyone, 0, s.handleAPIOverview},
+		{"GET /events", pageRoute, everyone, 0, s.handleEvents},
+		{"GET /configmap.svg", pageRoute, everyone, 0, s.handleConfigMapSVG},
+		{"GET /configmap.dot", pageRoute, everyone, 0, s.handleConfigMapDOT},
+		{"GET /admin", pageRoute, admins, 0, s.handleAdminPage},
+		{"POST /admin/users", pageRoute, admins, 0, s.handleAdminUserCreate},
+		{"POST /admin/users/{name}", pageRoute, admins, 0, s.handleAdminUserUpdate},
+		{"POST /admin/users/{name}/password", pageRoute, admins, 0, s.handleAdminUserPassword},
+		{"POST /admin/tokens", pageRoute, admins, 0, s.handleAdminTokenCreate},
+		{"POST /admin/tokens/{id}/revoke", pageRoute, admins, 0, s.handleAdminTokenRevoke},
+		{"POST /admin/enroll-tokens", pageRoute, admins, 0, s.handleAdminEnrollCreate},
+		{"POST /admin/enroll-tokens/{id}/revoke", pageRoute, admins, 0, s.handleAdminEnrollRevoke},
+		{"POST /admin/agents/{id}/revoke", pageRoute, admins, 0, s.handleAdminAgentRevoke},
+		{"GET /audit", pageRoute, auditReaders, 0, s.handleAuditPage},
+		{"GET /api/v1/audit", apiRoute, auditReaders, 0, s.handleAPIAudit},
+		{"POST /deviations/{id}/assign", pageRoute, deviationHandlers, 0, s.handleDeviationAssignForm},
+		{"POST /api/v1/deviations/{id}/assign", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationAssign},
 		{"GET /hosts", pageRoute, everyone, 0, s.handleHosts},
 		{"GET /hosts/{id}", pageRoute, everyone, 0, s.handleHost},
 		{"GET /software", pageRoute, everyone, 0, s.handleSoftware},
@@ -140,6 +161,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /static/style.css", s.handleCSS)
+	mux.HandleFunc("GET /static/app.js", s.handleJS)
 	mux.HandleFunc("GET /login", s.handleLoginForm)
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)

@@ -227,3 +227,20 @@ func (e *testEnv) sampleHosts() {
 func httptestRequest(method, path string) *http.Request {
 	return httptest.NewRequest(method, path, nil)
 }
+
+// inlineScript reports whether an HTML page has a script element without a
+// src, which the Content-Security-Policy would refuse to run.
+func inlineScript(body string) bool {
+	for rest := body; ; {
+		i := strings.Index(rest, "<script")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i:]
+		end := strings.IndexByte(rest, '>')
+		if end < 0 || !strings.Contains(rest[:end], " src=") {
+			return true
+		}
+		rest = rest[end:]
+	}
+}
