@@ -181,6 +181,8 @@ func (a *Authority) enroll(ctx context.Context, host string, req wire.EnrollRequ
 			return wire.EnrollResponse{}, wire.Errorf(wire.CodeTokenExpired, "token %s expired", t.ID)
 		case errors.Is(err, model.ErrNotFound):
 			return wire.EnrollResponse{}, wire.Errorf(wire.CodeTokenInvalid, "unknown token %s", t.ID)
+		case errors.Is(err, model.ErrRevoked):
+			return wire.EnrollResponse{}, wire.Errorf(wire.CodeTokenInvalid, "token %s was revoked; ask for a new one", t.ID)
 		}
 		return wire.EnrollResponse{}, wire.Errorf(wire.CodeInternal, "use token: %v", err)
 	}

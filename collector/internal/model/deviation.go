@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -59,15 +60,18 @@ type Finding struct {
 
 // Deviation is an avvik: one open case per rule and subject, with occurrences.
 type Deviation struct {
-	ID           string // AVVIK-<year>-<n>
-	Rule         string
-	Subject      string
-	AgentID      string
-	Title        string
-	Severity     string
-	Refs         []string
-	Status       string
-	Assignees    []string // "role:sikkerhet", "user:<name>", "unit:<id>"
+	ID       string // AVVIK-<year>-<n>
+	Rule     string
+	Subject  string
+	AgentID  string
+	Title    string
+	Severity string
+	Refs     []string
+	Status   string
+	// Assignees say who handles it: "role:<role>" (e.g. role:sikkerhet),
+	// "user:<name>" (a UI user, assigned by hand), "person:<id>" (a person of
+	// the organisation register), "unit:<id>:leder" (the unit's manager).
+	Assignees    []string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	DueAt        time.Time
@@ -150,4 +154,29 @@ type DeviationStore interface {
 	SetDeviationStatus(ctx context.Context, id, status, actor, reason string, now time.Time) error
 	// CommentDeviation appends a comment to the timeline (and the audit log).
 	CommentDeviation(ctx context.Context, id, actor, text string, now time.Time) error
+	// AssignDeviation replaces the assignees of an open deviation (see
+	// Deviation.Assignees for their form), with an "assignment" timeline
+	// entry and an audit entry in one transaction. ErrNotFound for an
+	// unknown id; ErrInvalid for a closed or rejected deviation, no
+	// assignees, or one not of a known form.
+	AssignDeviation(ctx context.Context, id string, assignees []string, actor string, now time.Time) error
+}
+
+// ValidAssignee reports whether a is of one of the forms Deviation.Assignees
+// names, with a non-empty name.
+func ValidAssignee(a string) bool {
+	kind, name, ok := strings.Cut(a, ":")
+	if !ok || name == "" || strings.TrimSpace(a) != a {
+		return false
+	}
+	switch kind {
+	case "role":
+		return Role(name).Valid()
+	case "user", "person":
+		return true
+	case "unit":
+		unit, rest, ok := strings.Cut(name, ":")
+		return unit != "" && (!ok || rest == "leder")
+	}
+	return false
 }

@@ -57,7 +57,11 @@ type EnrollToken struct {
 	MaxUses    int
 	UsesLeft   int
 	CreatedBy  string
+	RevokedAt  time.Time // zero unless revoked; a revoked token enrolls no one
 }
+
+// Revoked reports whether the token was revoked.
+func (t EnrollToken) Revoked() bool { return !t.RevokedAt.IsZero() }
 
 // Agent is an enrolled agent.
 type Agent struct {
@@ -213,7 +217,11 @@ type APIToken struct {
 	CreatedAt time.Time
 	CreatedBy string
 	LastUsed  time.Time
+	RevokedAt time.Time // zero unless revoked; a revoked token is refused
 }
+
+// Revoked reports whether the token was revoked.
+func (t APIToken) Revoked() bool { return !t.RevokedAt.IsZero() }
 
 // User is a person who logs in to the UI.
 type User struct {
@@ -223,6 +231,8 @@ type User struct {
 	CreatedAt    time.Time
 	FailedLogins int
 	LockedUntil  time.Time
+	Lang         string // the UI language the user chose last; "" until they choose
+	Disabled     bool   // a disabled user cannot log in
 }
 
 // Session is a logged-in browser session; the id is stored only as a hash.
@@ -249,10 +259,13 @@ type TokenStore interface {
 	CreateEnrollToken(ctx context.Context, t EnrollToken) error
 	// GetEnrollToken returns ErrNotFound for an unknown id.
 	GetEnrollToken(ctx context.Context, id string) (EnrollToken, error)
-	// UseEnrollToken atomically takes one use: ErrNotFound, ErrExpired (at now)
-	// or ErrUsedUp when it cannot.
+	// UseEnrollToken atomically takes one use: ErrNotFound, ErrRevoked,
+	// ErrExpired (at now) or ErrUsedUp when it cannot.
 	UseEnrollToken(ctx context.Context, id string, now time.Time) error
 	ListEnrollTokens(ctx context.Context) ([]EnrollToken, error)
+	// RevokeEnrollToken revokes the token at the given time; a token revoked
+	// before keeps its first revocation time. ErrNotFound if unknown.
+	RevokeEnrollToken(ctx context.Context, id string, at time.Time) error
 }
 
 // AgentStore keeps enrolled agents.
@@ -288,16 +301,28 @@ type HostStore interface {
 type AuthStore interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, name string) (User, error)
+	// UpdateUser stores the user's password hash, role, failed logins,
+	// lockout, language and disabled flag; ErrNotFound if unknown.
 	UpdateUser(ctx context.Context, u User) error
 	CountUsers(ctx context.Context) (int, error)
+	// ListUsers lists every user by name.
+	ListUsers(ctx context.Context) ([]User, error)
 
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, idHash []byte) (Session, error)
 	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteUserSessions ends every session of user and says how many there
+	// were (a disabled user, a changed role, a reset password).
+	DeleteUserSessions(ctx context.Context, user string) (int, error)
 
 	CreateAPIToken(ctx context.Context, t APIToken) error
 	GetAPIToken(ctx context.Context, id string) (APIToken, error)
 	TouchAPIToken(ctx context.Context, id string, at time.Time) error
+	// ListAPITokens lists every token, revoked ones included, oldest first.
+	ListAPITokens(ctx context.Context) ([]APIToken, error)
+	// RevokeAPIToken revokes the token at the given time; a token revoked
+	// before keeps its first revocation time. ErrNotFound if unknown.
+	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 }
 
 // AuditStore appends to the audit log and reads it back in order.

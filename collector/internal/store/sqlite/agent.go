@@ -27,13 +27,13 @@ func (db *DB) CreateEnrollToken(ctx context.Context, t model.EnrollToken) error 
 	return nil
 }
 
-const tokenCols = `id, secret_hash, created_at, expires_at, max_uses, uses_left, created_by`
+const tokenCols = `id, secret_hash, created_at, expires_at, max_uses, uses_left, created_by, revoked_at`
 
 func scanToken(s interface{ Scan(...any) error }) (model.EnrollToken, error) {
 	var t model.EnrollToken
-	var created, expires int64
-	err := s.Scan(&t.ID, &t.SecretHash, &created, &expires, &t.MaxUses, &t.UsesLeft, &t.CreatedBy)
-	t.CreatedAt, t.ExpiresAt = fromNanos(created), fromNanos(expires)
+	var created, expires, revoked int64
+	err := s.Scan(&t.ID, &t.SecretHash, &created, &expires, &t.MaxUses, &t.UsesLeft, &t.CreatedBy, &revoked)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromNanos(created), fromNanos(expires), fromNanos(revoked)
 	return t, err
 }
 
@@ -50,11 +50,11 @@ func (db *DB) GetEnrollToken(ctx context.Context, id string) (model.EnrollToken,
 }
 
 // UseEnrollToken takes one use of the token, atomically. When it cannot, it
-// says why: ErrNotFound, ErrExpired (at now) or ErrUsedUp.
+// says why: ErrNotFound, ErrRevoked, ErrExpired (at now) or ErrUsedUp.
 func (db *DB) UseEnrollToken(ctx context.Context, id string, now time.Time) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE enroll_tokens SET uses_left = uses_left - 1
-			WHERE id = ? AND uses_left > 0 AND expires_at > ?`, id, nanos(now))
+			WHERE id = ? AND uses_left > 0 AND expires_at > ? AND revoked_at = 0`, id, nanos(now))
 		if err != nil {
 			return err
 		}
@@ -62,13 +62,15 @@ func (db *DB) UseEnrollToken(ctx context.Context, id string, now time.Time) erro
 			return err
 		}
 		var left int
-		var expires int64
-		err = tx.QueryRowContext(ctx, `SELECT uses_left, expires_at FROM enroll_tokens WHERE id = ?`, id).Scan(&left, &expires)
+		var expires, revoked int64
+		err = tx.QueryRowContext(ctx, `SELECT uses_left, expires_at, revoked_at FROM enroll_tokens WHERE id = ?`, id).Scan(&left, &expires, &revoked)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return model.ErrNotFound
 		case err != nil:
 			return err
+		case revoked != 0:
+			return fmt.Errorf("%w at %s", model.ErrRevoked, fromNanos(revoked).Format(time.RFC3339))
 		case expires <= nanos(now):
 			return fmt.Errorf("%w at %s", model.ErrExpired, fromNanos(expires).Format(time.RFC3339))
 		default:
@@ -100,6 +102,20 @@ func (db *DB) ListEnrollTokens(ctx context.Context) ([]model.EnrollToken, error)
 		return nil, fmt.Errorf("list enroll tokens: %w", err)
 	}
 	return ts, nil
+}
+
+// RevokeEnrollToken revokes the token at the given time; a token revoked
+// before keeps its first revocation time. ErrNotFound if unknown.
+func (db *DB) RevokeEnrollToken(ctx context.Context, id string, at time.Time) error {
+	if at.IsZero() {
+		return fmt.Errorf("revoke enroll token %s: zero time: %w", id, model.ErrInvalid)
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE enroll_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
+		WHERE id = ?`, nanos(at), id)
+	if err := exactlyOne(res, err, "enroll token "+id); err != nil {
+		return fmt.Errorf("revoke enroll token: %w", err)
+	}
+	return nil
 }
 
 // CreateAgent stores a new agent; ErrConflict if the id exists.

@@ -18,8 +18,8 @@ func (db *DB) CreateUser(ctx context.Context, u model.User) error {
 		return fmt.Errorf("create user %q with role %q: %w", u.Name, u.Role, model.ErrInvalid)
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO users
-		(name, password_hash, role, created_at, failed_logins, locked_until) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.Name, u.PasswordHash, string(u.Role), nanos(u.CreatedAt), u.FailedLogins, nanos(u.LockedUntil))
+		(name, password_hash, role, created_at, failed_logins, locked_until, lang, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Name, u.PasswordHash, string(u.Role), nanos(u.CreatedAt), u.FailedLogins, nanos(u.LockedUntil), u.Lang, u.Disabled)
 	if isDuplicate(err) {
 		return fmt.Errorf("create user %s: %w", u.Name, model.ErrConflict)
 	}
@@ -29,31 +29,60 @@ func (db *DB) CreateUser(ctx context.Context, u model.User) error {
 	return nil
 }
 
-// GetUser returns the user; ErrNotFound if unknown.
-func (db *DB) GetUser(ctx context.Context, name string) (model.User, error) {
+const userCols = `name, password_hash, role, created_at, failed_logins, locked_until, lang, disabled`
+
+func scanUser(s interface{ Scan(...any) error }) (model.User, error) {
 	var u model.User
 	var role string
 	var created, locked int64
-	err := db.r.QueryRowContext(ctx, `SELECT name, password_hash, role, created_at, failed_logins, locked_until
-		FROM users WHERE name = ?`, name).Scan(&u.Name, &u.PasswordHash, &role, &created, &u.FailedLogins, &locked)
+	err := s.Scan(&u.Name, &u.PasswordHash, &role, &created, &u.FailedLogins, &locked, &u.Lang, &u.Disabled)
+	u.Role, u.CreatedAt, u.LockedUntil = model.Role(role), fromNanos(created), fromNanos(locked)
+	return u, err
+}
+
+// GetUser returns the user; ErrNotFound if unknown.
+func (db *DB) GetUser(ctx context.Context, name string) (model.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return model.User{}, fmt.Errorf("user %s: %w", name, model.ErrNotFound)
 	}
 	if err != nil {
 		return model.User{}, fmt.Errorf("get user %s: %w", name, err)
 	}
-	u.Role, u.CreatedAt, u.LockedUntil = model.Role(role), fromNanos(created), fromNanos(locked)
 	return u, nil
 }
 
-// UpdateUser stores u's password hash, role, failed-login count and lockout;
-// the name and creation time stay. ErrNotFound if unknown.
+// ListUsers lists every user by name.
+func (db *DB) ListUsers(ctx context.Context) ([]model.User, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var us []model.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// UpdateUser stores u's password hash, role, failed-login count, lockout,
+// language and disabled flag; the name and creation time stay. ErrNotFound if
+// unknown.
 func (db *DB) UpdateUser(ctx context.Context, u model.User) error {
 	if !u.Role.Valid() {
 		return fmt.Errorf("update user %s: role %q: %w", u.Name, u.Role, model.ErrInvalid)
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE users SET password_hash = ?, role = ?, failed_logins = ?, locked_until = ?
-		WHERE name = ?`, u.PasswordHash, string(u.Role), u.FailedLogins, nanos(u.LockedUntil), u.Name)
+	res, err := db.w.ExecContext(ctx, `UPDATE users SET password_hash = ?, role = ?, failed_logins = ?, locked_until = ?,
+		lang = ?, disabled = ? WHERE name = ?`,
+		u.PasswordHash, string(u.Role), u.FailedLogins, nanos(u.LockedUntil), u.Lang, u.Disabled, u.Name)
 	if err := exactlyOne(res, err, "user "+u.Name); err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
@@ -114,6 +143,20 @@ func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
 	return nil
 }
 
+// DeleteUserSessions removes every session of user and returns how many
+// there were.
+func (db *DB) DeleteUserSessions(ctx context.Context, user string) (int, error) {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_name = ?`, user)
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of %s: %w", user, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of %s: %w", user, err)
+	}
+	return int(n), nil
+}
+
 // short names a session by the start of its id hash, enough for a log line.
 func short(idHash []byte) string {
 	return hex.EncodeToString(idHash[:min(len(idHash), 4)])
@@ -137,21 +180,62 @@ func (db *DB) CreateAPIToken(ctx context.Context, t model.APIToken) error {
 	return nil
 }
 
-// GetAPIToken returns the API token; ErrNotFound if unknown.
-func (db *DB) GetAPIToken(ctx context.Context, id string) (model.APIToken, error) {
+const apiTokenCols = `id, hash, role, name, created_at, created_by, last_used, revoked_at`
+
+func scanAPIToken(s interface{ Scan(...any) error }) (model.APIToken, error) {
 	var t model.APIToken
 	var role string
-	var created, used int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, hash, role, name, created_at, created_by, last_used
-		FROM api_tokens WHERE id = ?`, id).Scan(&t.ID, &t.Hash, &role, &t.Name, &created, &t.CreatedBy, &used)
+	var created, used, revoked int64
+	err := s.Scan(&t.ID, &t.Hash, &role, &t.Name, &created, &t.CreatedBy, &used, &revoked)
+	t.Role, t.CreatedAt, t.LastUsed, t.RevokedAt = model.Role(role), fromNanos(created), fromNanos(used), fromNanos(revoked)
+	return t, err
+}
+
+// GetAPIToken returns the API token, revoked or not; ErrNotFound if unknown.
+func (db *DB) GetAPIToken(ctx context.Context, id string) (model.APIToken, error) {
+	t, err := scanAPIToken(db.r.QueryRowContext(ctx, `SELECT `+apiTokenCols+` FROM api_tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return model.APIToken{}, fmt.Errorf("api token %s: %w", id, model.ErrNotFound)
 	}
 	if err != nil {
 		return model.APIToken{}, fmt.Errorf("get api token %s: %w", id, err)
 	}
-	t.Role, t.CreatedAt, t.LastUsed = model.Role(role), fromNanos(created), fromNanos(used)
 	return t, nil
+}
+
+// ListAPITokens lists every API token, revoked ones included, oldest first.
+func (db *DB) ListAPITokens(ctx context.Context) ([]model.APIToken, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+apiTokenCols+` FROM api_tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list api tokens: %w", err)
+	}
+	defer rows.Close()
+	var ts []model.APIToken
+	for rows.Next() {
+		t, err := scanAPIToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list api tokens: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list api tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeAPIToken revokes the token at the given time; a token revoked before
+// keeps its first revocation time. ErrNotFound if unknown.
+func (db *DB) RevokeAPIToken(ctx context.Context, id string, at time.Time) error {
+	if at.IsZero() {
+		return fmt.Errorf("revoke api token %s: zero time: %w", id, model.ErrInvalid)
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
+		WHERE id = ?`, nanos(at), id)
+	if err := exactlyOne(res, err, "api token "+id); err != nil {
+		return fmt.Errorf("revoke api token: %w", err)
+	}
+	return nil
 }
 
 // TouchAPIToken records that the token was used at the given time; ErrNotFound

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,11 @@ const (
 	auditDeviationCreate  = "deviation.create"
 	auditDeviationStatus  = "deviation.status"
 	auditDeviationComment = "deviation.comment"
+	auditDeviationAssign  = "deviation.assign"
 )
+
+// maxAssignees is the most assignees a deviation takes by hand.
+const maxAssignees = 20
 
 const deviationCols = `id, rule, subject, agent_id, title, severity, refs, status, assignees,
 	created_at, updated_at, due_at, first_seen, last_seen, count, personal_data, breach_t0, breach_due, facts, evidence`
@@ -439,4 +444,69 @@ func (db *DB) CommentDeviation(ctx context.Context, id, actor, text string, now 
 		return fmt.Errorf("comment deviation %s: %w", id, err)
 	}
 	return nil
+}
+
+// AssignDeviation replaces the assignees of an open deviation, with an
+// "assignment" timeline entry and an audit entry naming the assignees before
+// and after, in one transaction. Repeated assignees are kept once.
+// ErrNotFound for an unknown id; ErrInvalid for a closed or rejected
+// deviation, no assignees, too many, or one not of a known form.
+func (db *DB) AssignDeviation(ctx context.Context, id string, assignees []string, actor string, now time.Time) error {
+	var as []string
+	for _, a := range assignees {
+		if !model.ValidAssignee(a) {
+			return fmt.Errorf("assign deviation %s: assignee %q: %w", id, a, model.ErrInvalid)
+		}
+		if !slices.Contains(as, a) {
+			as = append(as, a)
+		}
+	}
+	if len(as) == 0 || len(as) > maxAssignees {
+		return fmt.Errorf("assign deviation %s: %d assignees, want 1 to %d: %w", id, len(as), maxAssignees, model.ErrInvalid)
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var status, before string
+		err := tx.QueryRowContext(ctx, `SELECT status, assignees FROM deviations WHERE id = ?`, id).Scan(&status, &before)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !model.StatusOpen(status) {
+			return fmt.Errorf("a deviation in status %q cannot be reassigned: %w", status, model.ErrInvalid)
+		}
+		var from []string
+		if err := json.Unmarshal([]byte(before), &from); err != nil {
+			return fmt.Errorf("assignees: %w", err)
+		}
+		after, err := jsonText(as)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deviations SET assignees = ?, updated_at = max(updated_at, ?) WHERE id = ?`,
+			after, nanos(now), id); err != nil {
+			return err
+		}
+		detail := mustJSON(struct {
+			From []string `json:"from"`
+			To   []string `json:"to"`
+		}{nonNilStrings(from), as})
+		if err := appendTimeline(ctx, tx, id, model.TimelineEvent{At: now, Actor: actor, Type: model.TimelineAssignment,
+			Text: strings.Join(as, ", "), Detail: detail}); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, model.AuditEvent{At: now, Actor: actor, Action: auditDeviationAssign, Subject: id, Detail: detail})
+	})
+	if err != nil {
+		return fmt.Errorf("assign deviation %s: %w", id, err)
+	}
+	return nil
+}
+
+func nonNilStrings(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
 }

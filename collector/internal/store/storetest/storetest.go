@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"AuditAppendList", testAuditAppendList},
 		{"AuditAppendOnly", testAuditAppendOnly},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditChainAppendRead", testAuditChainAppendRead}, {"AuditChainConcurrent", testAuditChainConcurrent}, {"AuditCheckpoints", testAuditCheckpoints},
 		{"PolicyDefault", testPolicyDefault},
 		{"PolicyVersioning", testPolicyVersioning},
 		{"MediaIngest", testMediaIngest},
@@ -96,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"ExceptionActive", testExceptionActive},
 		{"BreachDecide", testBreachDecide},
 		{"BreachEscalate", testBreachEscalate},
+		{"Accounts", testAccounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
