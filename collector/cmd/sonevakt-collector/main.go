@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,12 +12,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/app"
 	"github.com/sonevakt/sonevakt/collector/internal/config"
+	"github.com/sonevakt/sonevakt/collector/internal/evidence"
 	"github.com/sonevakt/sonevakt/collector/internal/ingest"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/web"
@@ -32,6 +35,10 @@ Usage:
   sonevakt-collector admin reset-password --data DIR [--user admin]
   sonevakt-collector agent list --data DIR
   sonevakt-collector agent revoke --data DIR AGENT_ID
+  sonevakt-collector evidence export --data DIR --from DATE --to DATE --out FILE [--config FILE]
+  sonevakt-collector evidence verify [--pubkey FILE | --fingerprint HEX] FILE
+  sonevakt-collector evidence pubkey --data DIR [--out FILE]
+  sonevakt-collector evidence check --data DIR
   sonevakt-collector version
 
 Run 'sonevakt-collector COMMAND --help' for a command's flags.
@@ -71,6 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "serve":
 		return serve(ctx, rest, stderr)
+	case "evidence":
+		if len(rest) == 0 {
+			return fmt.Errorf("evidence needs a subcommand: export, verify, pubkey or check: %w", errUsage)
+		}
+		return evidenceVerb(ctx, rest[0], rest[1:], stdout, stderr)
 	case "token", "apitoken", "admin", "agent":
 		if len(rest) == 0 {
 			return fmt.Errorf("%s needs a subcommand (see --help): %w", cmd, errUsage)
@@ -248,4 +260,153 @@ func currentUser() string {
 		}
 	}
 	return "unknown"
+}
+
+// errVerifyFailed makes evidence verify exit with status 1 after printing
+// what failed.
+var errVerifyFailed = errors.New("the bundle does not verify")
+
+func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	cfg := config.Default()
+	var from, to, out, pubkey, fingerprint, cfgFile string
+	fs, err := flags("evidence "+sub, args, stderr, func(fs *flag.FlagSet) {
+		switch sub {
+		case "export", "pubkey", "check":
+			fs.StringVar(&cfg.DataDir, "data", "", "data `DIR` of the collector")
+		}
+		switch sub {
+		case "export":
+			fs.StringVar(&from, "from", "", "first `DATE` of the period (2026-01-01, Europe/Oslo) or an RFC 3339 time")
+			fs.StringVar(&to, "to", "", "last `DATE` of the period, included (or an RFC 3339 time, excluded)")
+			fs.StringVar(&out, "out", "", "bundle `FILE` to write (.zip)")
+			fs.StringVar(&cfgFile, "config", "", "configuration `FILE` (for the zones file and map settings)")
+		case "pubkey":
+			fs.StringVar(&out, "out", "", "write the public key (PEM) to `FILE` instead of standard output")
+		case "verify":
+			fs.StringVar(&pubkey, "pubkey", "", "the collector's public key `FILE` (PEM, from 'evidence pubkey')")
+			fs.StringVar(&fingerprint, "fingerprint", "", "the collector key's SHA-256 fingerprint (`HEX`)")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "verify":
+		return evidenceVerify(fs, pubkey, fingerprint, stdout)
+	case "export", "pubkey", "check":
+	default:
+		return fmt.Errorf("unknown command \"evidence %s\": want export, verify, pubkey or check: %w", sub, errUsage)
+	}
+	if cfgFile != "" {
+		dataDir := cfg.DataDir
+		if err := config.Load(cfgFile, &cfg); err != nil && !(cfg.DataDir == "" && strings.Contains(err.Error(), "data_dir is empty")) {
+			return err
+		}
+		if dataDir != "" {
+			cfg.DataDir = dataDir
+		}
+	}
+	if cfg.DataDir == "" {
+		return fmt.Errorf("evidence %s needs --data DIR: %w", sub, errUsage)
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("evidence %s takes no arguments, got %q: %w", sub, fs.Args(), errUsage)
+	}
+	var pFrom, pTo time.Time
+	if sub == "export" {
+		if from == "" || to == "" || out == "" {
+			return fmt.Errorf("evidence export needs --from, --to and --out: %w", errUsage)
+		}
+		if pFrom, pTo, err = evidence.ParsePeriod(from, to); err != nil {
+			return fmt.Errorf("%v: %w", err, errUsage)
+		}
+	}
+	if _, err := os.Stat(cfg.DataDir); err != nil {
+		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	env, err := app.Open(ctx, cfg, newLogger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	switch sub {
+	case "pubkey":
+		key, err := env.EvidenceKey()
+		if err != nil {
+			return err
+		}
+		pub := key.Public().(ed25519.PublicKey)
+		pem := evidence.PublicKeyPEM(pub)
+		if out == "" {
+			_, err = stdout.Write(pem)
+		} else {
+			err = os.WriteFile(out, pem, 0o644)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "fingerprint %s\n", evidence.Fingerprint(pub))
+	case "check":
+		res, err := env.CheckAuditChain(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "audit log: %d entries, head seq %d, %d checkpoint(s) agree; chain holds\n", res.Entries, res.HeadSeq, res.Checkpoints)
+	case "export":
+		return evidenceExport(ctx, env, pFrom, pTo, out, stderr)
+	}
+	return nil
+}
+
+// evidenceExport writes the bundle to a temporary file beside out and
+// renames it into place once complete, so that out is never half a bundle.
+func evidenceExport(ctx context.Context, env *app.Env, from, to time.Time, out string, stderr io.Writer) error {
+	f, err := os.CreateTemp(filepath.Dir(out), ".evidence-*.zip")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	m, err := env.ExportEvidence(ctx, f, from, to, "cli:"+currentUser())
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s: %d files, audit seq %d to %d, key %s\n", out, len(m.Files), m.Chain.FirstSeq, m.Chain.HeadSeq, m.Collector.KeyFingerprint)
+	return nil
+}
+
+func evidenceVerify(fs *flag.FlagSet, pubkey, fingerprint string, stdout io.Writer) error {
+	if fs.NArg() != 1 {
+		return fmt.Errorf("evidence verify needs one bundle FILE: %w", errUsage)
+	}
+	if pubkey != "" && fingerprint != "" {
+		return fmt.Errorf("give --pubkey or --fingerprint, not both: %w", errUsage)
+	}
+	var trust evidence.Trust
+	if pubkey != "" {
+		b, err := os.ReadFile(pubkey)
+		if err != nil {
+			return fmt.Errorf("--pubkey: %v: %w", err, errUsage)
+		}
+		if trust.PublicKey, err = evidence.ParsePublicKeyPEM(b); err != nil {
+			return fmt.Errorf("--pubkey %s: %v: %w", pubkey, err, errUsage)
+		}
+	}
+	if fingerprint != "" {
+		if len(fingerprint) != 64 || strings.Trim(strings.ToLower(fingerprint), "0123456789abcdef") != "" {
+			return fmt.Errorf("--fingerprint %q: want 64 hex digits: %w", fingerprint, errUsage)
+		}
+		trust.Fingerprint = fingerprint
+	}
+	rep := evidence.Verify(fs.Arg(0), trust)
+	for _, c := range rep.Checks {
+		fmt.Fprintln(stdout, c)
+	}
+	if !rep.OK() {
+		return errVerifyFailed
+	}
+	fmt.Fprintln(stdout, "ok   the bundle verifies")
+	return nil
 }
