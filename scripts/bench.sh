@@ -59,3 +59,4 @@ go test -run '^$' -bench 'BenchmarkEvaluateHostsSQLite' -benchtime 5x ./collecto
 go test -run '^$' -bench 'BenchmarkIngestRules' -benchtime 1000x ./collector/internal/deviation 2>&1 | grep -E '^Benchmark'
 go test -run '^$' -bench 'BenchmarkReconcile' ./collector/internal/configmap 2>&1 | grep -E '^Benchmark'
 go test -run '^$' -bench 'BenchmarkSoftware' -benchtime 200x ./collector/internal/rules 2>&1 | grep -E '^Benchmark'
+echo; echo "== live updates: SSE fan-out to 100 open browsers over HTTP, 1 000 changes a minute (10x compressed)"; go test -run '^$' -bench 'BenchmarkSSEFanout|BenchmarkHubPublish' -benchtime 1000x ./collector/internal/web 2>&1 | grep -E '^Benchmark'

@@ -103,13 +103,18 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	if err != nil {
 		return err
 	}
-	var onChange func([]model.RecordResult)
+	live := web.NewHub(web.HubOptions{}) // live updates of open pages (GET /events)
+	defer live.Close()
+	onChange := func([]model.RecordResult) { live.Publish(web.TopicDeviations) }
 	if notifier != nil {
 		dctx, dcancel := context.WithCancel(ctx)
 		ddone := make(chan struct{})
 		go func() { defer close(ddone); _ = notifier.disp.Run(dctx) }()
 		defer func() { dcancel(); <-ddone }() // after the engine stopped, before the store closes
-		onChange = func(res []model.RecordResult) { notifier.deviationsChanged(ctx, res) }
+		onChange = func(res []model.RecordResult) {
+			live.Publish(web.TopicDeviations)
+			notifier.deviationsChanged(ctx, res)
+		}
 	}
 	engine, err := e.newEngine(onChange)
 	if err != nil {
@@ -120,6 +125,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 		Store: e.Store, Authority: e.Authority, TLS: agentTLS, ResetKey: resetKey,
 		Logger: log.With("part", "ingest"), Fault: fault,
 		OnCommit: func(agentID string, res model.IngestResult) {
+			live.Publish(liveTopics(res)...)
 			if seen.first(agentID) {
 				engine.WakeHosts() // a new or returning agent: is it registered?
 			}
@@ -138,6 +144,8 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	defer stopEngine()
 	stopSnapshots := e.startSnapshots(ctx)
 	defer stopSnapshots()
+	stopCheckpoints := e.startCheckpoints(ctx)
+	defer stopCheckpoints()
 	webTLS, err := e.webTLS()
 	if err != nil {
 		return err
@@ -145,7 +153,12 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	ws, err := web.New(web.Config{
 		Store: e.Store, Logger: log.With("part", "web"), Secure: true,
 		Traffic: e.Store, Zones: func() *zone.Map { return e.Zones },
-		ConfigMap: e.buildMap, MapSnapshots: e.Store,
+		ConfigMap: e.buildMap, MapSnapshots: e.Store, Live: live,
+		CreateEnrollToken: func(ctx context.Context, ttl time.Duration, uses int, actor string) (string, model.EnrollToken, error) {
+			tok, rec, err := e.Authority.CreateToken(ctx, ttl, uses, actor)
+			return tok.String(), rec, err
+		},
+		RevokeAgent:   e.Authority.Revoke,
 		ParseMediaCSV: webParseMediaCSV, WriteMediaCSV: register.WriteMediaCSV,
 		ParseAssetsCSV: webParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
 		ParseSoftwareCSV: webParseSoftwareCSV, WriteSoftwareCSV: register.WriteSoftwareCSV,
@@ -198,6 +211,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	live.Close() // Shutdown waits for the event streams, which end only on this
 	_ = hs.Shutdown(sctx)
 	log.Info("collector stopped")
 	return first
@@ -224,6 +238,18 @@ func (e *Env) webTLS() (*tls.Config, error) {
 	}
 	conf.Certificates = []tls.Certificate{{Certificate: [][]byte{der, e.CA.Cert.Raw}, PrivateKey: key}}
 	return conf, nil
+}
+
+// liveTopics are the live-update topics an agent's committed batch touches.
+func liveTopics(res model.IngestResult) []string {
+	t := []string{web.TopicHosts, web.TopicMap, web.TopicAgents}
+	if res.Media > 0 {
+		t = append(t, web.TopicMedia)
+	}
+	if res.Flows > 0 {
+		t = append(t, web.TopicTraffic)
+	}
+	return t
 }
 
 // seenAgents remembers which agents committed since the collector started.

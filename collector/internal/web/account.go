@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -61,8 +62,14 @@ func EnsureAdmin(ctx context.Context, st AccountStore, now time.Time) (password 
 }
 
 // ResetPassword gives user a new random 20-character password, clears its
-// failed-login count and lockout, and returns the password.
+// failed-login count and lockout, ends its sessions, and returns the
+// password.
 func ResetPassword(ctx context.Context, st AccountStore, user string, now time.Time) (string, error) {
+	return resetPassword(ctx, st, user, "system", now)
+}
+
+// resetPassword is ResetPassword on behalf of actor.
+func resetPassword(ctx context.Context, st AccountStore, user, actor string, now time.Time) (string, error) {
 	u, err := st.GetUser(ctx, user)
 	if err != nil {
 		return "", fmt.Errorf("get user %s: %w", user, err)
@@ -76,7 +83,10 @@ func ResetPassword(ctx context.Context, st AccountStore, user string, now time.T
 	if err := st.UpdateUser(ctx, u); err != nil {
 		return "", fmt.Errorf("update user %s: %w", user, err)
 	}
-	if err := appendAudit(ctx, st, now, "system", "user.password.reset", user, nil); err != nil {
+	if _, err := st.DeleteUserSessions(ctx, user); err != nil {
+		return "", fmt.Errorf("end sessions of %s: %w", user, err)
+	}
+	if err := appendAudit(ctx, st, now, actor, "user.password.reset", user, nil); err != nil {
 		return "", err
 	}
 	return password, nil
@@ -155,4 +165,31 @@ func appendAudit(ctx context.Context, st model.AuditStore, now time.Time, actor,
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
+}
+
+// rememberLang stores lang on the user of r's session, when there is one and
+// the user chose otherwise before, so that their next login picks it.
+func (s *Server) rememberLang(r *http.Request, lang string) {
+	ctx := r.Context()
+	p, err := s.sessionPrincipal(r)
+	if err != nil {
+		s.log.WarnContext(ctx, "remember language: session", "err", err)
+		return
+	}
+	if p == nil {
+		return
+	}
+	u, err := s.store.GetUser(ctx, p.Name)
+	if err != nil || u.Lang == lang {
+		return
+	}
+	from := u.Lang
+	u.Lang = lang
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		s.log.WarnContext(ctx, "remember language", "user", u.Name, "err", err)
+		return
+	}
+	if err := appendAudit(ctx, s.store, s.now(), p.Name, "user.lang", u.Name, auditDetail{"from": from, "to": lang}); err != nil {
+		s.log.ErrorContext(ctx, "audit language", "err", err)
+	}
 }

@@ -144,7 +144,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, authz string) (*principal, 
 		return nil, fmt.Errorf("get api token %s: %w", id, err)
 	}
 	sum := sha256.Sum256(secret)
-	if subtle.ConstantTimeCompare(sum[:], t.Hash) != 1 {
+	if subtle.ConstantTimeCompare(sum[:], t.Hash) != 1 || t.Revoked() {
 		return nil, errUnauthorized
 	}
 	if err := s.store.TouchAPIToken(ctx, id, s.now()); err != nil {
@@ -185,6 +185,9 @@ func (s *Server) sessionPrincipal(r *http.Request) (*principal, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get user %s: %w", sess.User, err)
+	}
+	if u.Disabled {
+		return nil, nil // disabling ends the sessions; this one slipped through
 	}
 	return &principal{Name: u.Name, Role: u.Role, Session: &sess, Acts: u.Name}, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -16,8 +17,9 @@ import (
 
 // Limits of the configuration map page and API.
 const (
-	mapPageRows          = 500  // entries the page shows; the filters narrow the rest
-	mapDiffRows          = 1000 // changes the page shows
+	mapPageRows          = listPageRows // table rows per page
+	mapAreaTiles         = 40           // tiles per zone area before "og N til"
+	mapDiffRows          = 1000         // changes the page shows
 	defaultSnapshotLimit = 100
 	maxSnapshotLimit     = 1000
 	snapshotPageRows     = 50
@@ -473,6 +475,11 @@ type mapRow struct {
 	Why                               []string // the reasons in the page's language
 }
 
+func newMapRow(lang string, e configmap.Entry) mapRow {
+	return mapRow{Entry: e, Key: e.Key(), KindLabel: translate(lang, "configmap.kind."+e.Kind),
+		StateLabel: translate(lang, "configmap.state."+string(e.State)), Badge: stateBadge(e.State), Why: reasonTexts(lang, e)}
+}
+
 // reasonText says a reason in lang; in English when the catalogue does not
 // know its code.
 func reasonText(lang string, r configmap.Reason) string {
@@ -491,22 +498,27 @@ type changeRow struct {
 
 // mapView is the configuration map page.
 type mapView struct {
-	At          time.Time
-	Counts      []stateCount
-	Filter      mapFilter
-	Filtered    bool
-	States      []option
-	Kinds       []option
-	Rows        []mapRow
-	Matching    int // entries that pass the filter; Rows holds at most mapPageRows
-	Total       int
-	Snapshots   []model.MapSnapshot
-	CanSnapshot bool
-	Saved       int64 // the snapshot just taken, from ?saved=
-	Diff        *diffView
-	DiffFrom    string
-	DiffTo      string
-	Current     string // the value of ?to= that names the map now
+	At       time.Time
+	Counts   []stateCount
+	Filter   mapFilter
+	Filtered bool
+	States   []option
+	Kinds    []option
+	Rows     []mapRow
+	Pager    pager
+	Areas    []mapArea
+	Matrix   *matrixView // nil without a traffic store
+	// The download links, carrying the filters.
+	SVGHref, DOTHref, JSONHref string
+	Matching                   int // entries that pass the filter; Rows holds one page of them
+	Total                      int
+	Snapshots                  []model.MapSnapshot
+	CanSnapshot                bool
+	Saved                      int64 // the snapshot just taken, from ?saved=
+	Diff                       *diffView
+	DiffFrom                   string
+	DiffTo                     string
+	Current                    string // the value of ?to= that names the map now
 }
 
 // diffView is a diff on the page.
@@ -528,9 +540,119 @@ func stateBadge(st configmap.State) string {
 	return "badge-bad"
 }
 
+// zoneInfos are the zones of the zone map for the map's areas and
+// pictures; nil without a zone map.
+func (s *Server) zoneInfos() []configmap.ZoneInfo {
+	m := s.zoneMap()
+	if m == nil {
+		return nil
+	}
+	zs := m.Zones()
+	out := make([]configmap.ZoneInfo, len(zs))
+	for i, z := range zs {
+		out[i] = configmap.ZoneInfo{Name: z.Name, Kind: z.Level, Parent: z.Parent, Purpose: z.Purpose}
+	}
+	return out
+}
+
+// mapTile is one entry in a zone area.
+type mapTile struct {
+	Key, Name, State, StateLabel, Badge, Href string
+}
+
+// mapArea is one zone of the map view.
+type mapArea struct {
+	configmap.ZoneInfo
+	ID        string // the element id of its heading
+	KindLabel string
+	Counts    []stateCount
+	N         int
+	Tiles     []mapTile
+	More      int
+	MoreHref  string
+}
+
+// newMapAreas groups entries into zone areas: every zone of the zone map
+// (only those with entries when the view is filtered), at most mapAreaTiles
+// tiles each.
+func newMapAreas(lang string, entries []configmap.Entry, zones []configmap.ZoneInfo, f mapFilter, q url.Values) []mapArea {
+	var out []mapArea
+	for i, a := range configmap.Areas(entries, zones) {
+		if f.any() && len(a.Entries) == 0 {
+			continue
+		}
+		ma := mapArea{ZoneInfo: a.Zone, ID: "map-zone-" + strconv.Itoa(i), N: len(a.Entries),
+			KindLabel: translateOr(lang, "zone.kind."+a.Zone.Kind, a.Zone.Kind)}
+		if a.Zone.Name == "" {
+			ma.Name = translate(lang, "configmap.no_zone")
+		}
+		for _, st := range configmap.States {
+			if n := a.Counts[st]; n > 0 {
+				ma.Counts = append(ma.Counts, stateCount{State: string(st), Label: translate(lang, "configmap.state."+string(st)),
+					Badge: stateBadge(st), N: int64(n)})
+			}
+		}
+		for _, e := range a.Entries[:min(len(a.Entries), mapAreaTiles)] {
+			t := mapTile{Key: e.Key(), Name: cmp.Or(e.Hostname, e.Key()), State: string(e.State),
+				StateLabel: translate(lang, "configmap.state."+string(e.State)), Badge: stateBadge(e.State)}
+			if len(e.AgentIDs) > 0 && e.Kind != configmap.KindDevice { // a device's agents only saw it
+				t.Href = "/hosts/" + url.PathEscape(e.AgentIDs[0])
+			}
+			ma.Tiles = append(ma.Tiles, t)
+		}
+		if ma.More = len(a.Entries) - len(ma.Tiles); ma.More > 0 {
+			mq := url.Values{}
+			for k, v := range q {
+				if k != "page" {
+					mq[k] = v
+				}
+			}
+			if a.Zone.Name != "" {
+				mq.Set("zone", a.Zone.Name)
+			}
+			ma.MoreHref = "/configmap?" + mq.Encode() + "#cm-table-title"
+		}
+		out = append(out, ma)
+	}
+	return out
+}
+
+// filterValues are the map filters as a query.
+func (f mapFilter) values() url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"state": f.State, "kind": f.Kind, "zone": f.Zone, "unit": f.Unit, "q": f.Q} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// mapMatrix is the zone-to-zone flow matrix of the last defaultFlowPeriod,
+// judged by the firewall map; nil without a traffic store.
+func (s *Server) mapMatrix(ctx context.Context) (*matrixView, error) {
+	if s.traffic == nil {
+		return nil, nil
+	}
+	to := s.now().Truncate(time.Hour).Add(time.Hour)
+	pairs, err := s.traffic.ZoneMatrix(ctx, to.Add(-defaultFlowPeriod), to)
+	if err != nil {
+		return nil, fmt.Errorf("zone matrix: %w", err)
+	}
+	mv := newMatrixView(s.zoneMap(), pairs, func(src, dst string) string {
+		return "/flows?" + url.Values{"src_zone": {src}, "dst_zone": {dst}}.Encode() + "#flows-title"
+	})
+	return &mv, nil
+}
+
 func (s *Server) handleConfigMapPage(w http.ResponseWriter, r *http.Request) {
 	lang := langFrom(r.Context())
 	f, err := mapQuery(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := queryPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -567,10 +689,18 @@ func (s *Server) handleConfigMapPage(w http.ResponseWriter, r *http.Request) {
 	}
 	entries := filterMap(m, f)
 	v.Matching = len(entries)
-	for _, e := range entries[:min(len(entries), mapPageRows)] {
-		v.Rows = append(v.Rows, mapRow{Entry: e, Key: e.Key(), KindLabel: translate(lang, "configmap.kind."+e.Kind),
-			StateLabel: translate(lang, "configmap.state."+string(e.State)), Badge: stateBadge(e.State), Why: reasonTexts(lang, e)})
+	pg, lo, hi := newPager(r, len(entries), mapPageRows, page)
+	v.Pager = pg
+	for _, e := range entries[lo:hi] {
+		v.Rows = append(v.Rows, newMapRow(lang, e))
 	}
+	v.Areas = newMapAreas(lang, entries, s.zoneInfos(), f, f.values())
+	if v.Matrix, err = s.mapMatrix(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	fq := f.values().Encode()
+	v.SVGHref, v.DOTHref, v.JSONHref = "/configmap.svg?"+fq, "/configmap.dot?"+fq, "/api/v1/configmap?"+fq
 
 	if r.URL.Query().Has("from") || r.URL.Query().Has("to") {
 		d, err := s.diffQuery(r)
@@ -591,7 +721,7 @@ func (s *Server) handleConfigMapPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Diff = dv
 	}
-	s.render(w, r, http.StatusOK, "configmap", pageData{Title: "configmap.title", Nav: "configmap", Data: v})
+	s.render(w, r, http.StatusOK, "configmap", pageData{Title: "configmap.title", Nav: "configmap", Live: "map,hosts", Data: v})
 }
 
 func (s *Server) handleConfigMapSnapshotForm(w http.ResponseWriter, r *http.Request) {

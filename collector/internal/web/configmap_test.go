@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -392,5 +393,80 @@ func TestConfigMapCatalogue(t *testing.T) {
 				t.Errorf("catalogue %s lacks %q", lang, k)
 			}
 		}
+	}
+}
+
+func TestConfigMapView(t *testing.T) {
+	e, sc := exportEnv(t)
+	// 150 silent assets in helse: more than a zone area shows, and more
+	// than a page of the table.
+	var many []model.Asset
+	for i := range 150 {
+		many = append(many, model.Asset{Tag: fmt.Sprintf("H-%03d", i), Type: model.AssetPC, Serial: fmt.Sprintf("SN-H-%03d", i),
+			Hostname: fmt.Sprintf("helse-pc-%03d", i), Zone: "helse", Status: model.AssetActive})
+	}
+	if _, err := e.store.ImportAssets(t.Context(), many, false, "kari", e.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.get("/configmap", sc)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /configmap = %d\n%s", rec.Code, rec.Body)
+	}
+	body := rec.Body.String()
+	for _, w := range []string{
+		`data-live="map,hosts"`,
+		`<section id="map-counts" data-live-region`, `<section id="map-zones" data-live-region`,
+		`<section id="map-matrix" data-live-region`, `<section id="map-table" data-live-region`,
+		`<section class="zone-area"`, `<h3 id="map-zone-1">helse <span class="badge badge-muted">sensitiv</span></h3>`,
+		"Del av intern", "Helse og omsorg, journalsystem",
+		`<li class="tile state-matched" data-key="K-0001" data-state="matched">`,
+		`<li class="tile state-silent" data-key="H-000" data-state="silent"><span class="tile-name">helse-pc-000</span> <span class="badge badge-warn">Taus</span>`,
+		`<a class="tile-name" href="/hosts/ukjent-pc">ukjent-pc</a>`,
+		// A device links to no host: its agents only saw it.
+		`<li class="tile state-unregistered" data-key="00:11:22:33:44:55" data-state="unregistered"><span class="tile-name">00:11:22:33:44:55</span>`,
+		"Uten sone", "og 111 til", `href="/configmap?zone=helse#cm-table-title"`,
+		// The matrix: intern -> helse has a rule, helse -> intern none.
+		`<span class="badge badge-ok">Tillatt</span>`, `<span class="badge badge-bad">Ikke tillatt</span>`,
+		// The table's first page and its pager.
+		"Viser 100 av 158 treff (158 i alt).", "Side 1 av 2", `href="/configmap?page=2" rel="next"`,
+		`href="/configmap.svg?"`, `href="/configmap.dot?"`,
+	} {
+		if !strings.Contains(body, w) {
+			t.Errorf("map page lacks %q", w)
+		}
+	}
+	if n := strings.Count(body, `data-state="silent"`); n != 40 { // helse's first 40 of 151
+		t.Errorf("%d silent tiles, want 40", n)
+	}
+	// The filter form stays outside every live region.
+	form := strings.Index(body, `<form class="filters" method="get" action="/configmap" role="search"`)
+	counts := strings.Index(body, `id="map-counts"`)
+	if form < 0 || form < counts || strings.Index(body[counts:], "</section>")+counts > form || form > strings.Index(body, `id="map-zones"`) {
+		t.Error("the filter form is inside a live region")
+	}
+	if strings.Contains(body, "style=") {
+		t.Error("the map page has a style attribute")
+	}
+
+	// The second page; a page past the last shows the last.
+	for _, path := range []string{"/configmap?page=2", "/configmap?page=9"} {
+		body = e.get(path, sc).Body.String()
+		for _, w := range []string{"Viser 58 av 158 treff", "Side 2 av 2", `href="/configmap" rel="prev"`} {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+
+	// Filtered: only areas with entries, links carrying the filter.
+	body = e.get("/configmap?zone=helse&state=silent", sc).Body.String()
+	for _, w := range []string{`href="/configmap.svg?state=silent&amp;zone=helse"`, `href="/api/v1/configmap?state=silent&amp;zone=helse"`,
+		"og 111 til", "Viser 100 av 151 treff", `href="/configmap?page=2&amp;state=silent&amp;zone=helse" rel="next"`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("filtered page lacks %q", w)
+		}
+	}
+	if strings.Contains(body, "Uten sone") || strings.Contains(body, `data-key="K-0001"`) {
+		t.Error("the filtered view shows areas or tiles outside the filter")
 	}
 }

@@ -475,7 +475,7 @@ func (s *Server) handleDeviationsPage(w http.ResponseWriter, r *http.Request) {
 	for _, o := range []string{sortNewest, sortLastSeen, sortDue} {
 		v.Sorts = append(v.Sorts, option{o, translate(lang, "dev.sort."+o), order == o})
 	}
-	s.render(w, r, http.StatusOK, "deviations", pageData{Title: "dev.title", Nav: "deviations", Data: v})
+	s.render(w, r, http.StatusOK, "deviations", pageData{Title: "dev.title", Nav: "deviations", Live: TopicDeviations, Data: v})
 }
 
 // sortDeviations orders rows for the page; ties keep the store's order.
@@ -531,6 +531,7 @@ type deviationView struct {
 	Comment   string
 
 	breachSection // breach.go: the breach assessment and the exception form
+	assignSection // assign.go: who handles it, and the assignment form
 }
 
 type factRow struct{ Label, Key, Value string }
@@ -585,6 +586,8 @@ func (s *Server) handleDeviationPage(w http.ResponseWriter, r *http.Request) {
 		v.Saved = "dev.saved.status"
 	case "comment":
 		v.Saved = "dev.saved.comment"
+	case "assign":
+		v.Saved = "dev.saved.assign"
 	}
 	s.renderDeviation(w, r, http.StatusOK, r.PathValue("id"), v)
 }
@@ -622,6 +625,10 @@ func (s *Server) renderDeviation(w http.ResponseWriter, r *http.Request, status 
 		v.Next = append(v.Next, option{st, statusLabel(lang, st), i == 0})
 	}
 	if err := s.fillBreachSection(ctx, r, principalFrom(ctx), d, &v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.fillAssignSection(ctx, d, &v); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -39,6 +39,7 @@ type fakeStore struct {
 	cmap     fakeConfigMap                      // fake_configmap_test.go
 	exc      fakeExceptions                     // fake_exceptions_test.go
 	devs     map[string]*fakeDeviation          // by id
+	enroll   map[string]model.EnrollToken       // by id
 	tlSeq    int64
 
 	failAudit  error // when set, AppendAudit returns it
@@ -819,4 +820,163 @@ func (f *fakeStore) assetEntries() map[string]model.Asset {
 		out[k] = v
 	}
 	return out
+}
+
+func (f *fakeStore) ListUsers(context.Context) ([]model.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]model.User, 0, len(f.users))
+	for _, u := range f.users {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b model.User) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (f *fakeStore) DeleteUserSessions(_ context.Context, user string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k, s := range f.sessions {
+		if s.User == user {
+			delete(f.sessions, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (f *fakeStore) ListAPITokens(context.Context) ([]model.APIToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]model.APIToken, 0, len(f.tokens))
+	for _, t := range f.tokens {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b model.APIToken) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (f *fakeStore) RevokeAPIToken(_ context.Context, id string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tokens[id]
+	if !ok {
+		return notFound("token", id)
+	}
+	if t.RevokedAt.IsZero() {
+		t.RevokedAt = at
+	}
+	f.tokens[id] = t
+	return nil
+}
+
+func (f *fakeStore) CreateEnrollToken(_ context.Context, t model.EnrollToken) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.enroll == nil {
+		f.enroll = map[string]model.EnrollToken{}
+	}
+	if _, ok := f.enroll[t.ID]; ok {
+		return fmt.Errorf("enroll token %q: %w", t.ID, model.ErrConflict)
+	}
+	f.enroll[t.ID] = t
+	return nil
+}
+
+func (f *fakeStore) GetEnrollToken(_ context.Context, id string) (model.EnrollToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.enroll[id]
+	if !ok {
+		return model.EnrollToken{}, notFound("enroll token", id)
+	}
+	return t, nil
+}
+
+func (f *fakeStore) UseEnrollToken(_ context.Context, id string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.enroll[id]
+	switch {
+	case !ok:
+		return notFound("enroll token", id)
+	case t.Revoked():
+		return fmt.Errorf("enroll token %s: %w", id, model.ErrRevoked)
+	case !now.Before(t.ExpiresAt):
+		return fmt.Errorf("enroll token %s: %w", id, model.ErrExpired)
+	case t.UsesLeft == 0:
+		return fmt.Errorf("enroll token %s: %w", id, model.ErrUsedUp)
+	}
+	t.UsesLeft--
+	f.enroll[id] = t
+	return nil
+}
+
+func (f *fakeStore) ListEnrollTokens(context.Context) ([]model.EnrollToken, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]model.EnrollToken, 0, len(f.enroll))
+	for _, t := range f.enroll {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b model.EnrollToken) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (f *fakeStore) RevokeEnrollToken(_ context.Context, id string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.enroll[id]
+	if !ok {
+		return notFound("enroll token", id)
+	}
+	if t.RevokedAt.IsZero() {
+		t.RevokedAt = at
+	}
+	f.enroll[id] = t
+	return nil
+}
+
+// AssignDeviation checks like the SQLite store: known forms, an open
+// deviation; it writes the timeline and the audit log together.
+func (f *fakeStore) AssignDeviation(_ context.Context, id string, assignees []string, actor string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	x, ok := f.devs[id]
+	if !ok {
+		return notFound("deviation", id)
+	}
+	if len(assignees) == 0 || !model.StatusOpen(x.d.Status) {
+		return fmt.Errorf("assign %s: %w", id, model.ErrInvalid)
+	}
+	for _, a := range assignees {
+		if !model.ValidAssignee(a) {
+			return fmt.Errorf("assignee %q: %w", a, model.ErrInvalid)
+		}
+	}
+	detail := fmt.Sprintf(`{"from":%q,"to":%q}`, strings.Join(x.d.Assignees, ","), strings.Join(assignees, ","))
+	x.d.Assignees, x.d.UpdatedAt = slices.Clone(assignees), now
+	f.tlSeq++
+	x.timeline = append(x.timeline, model.TimelineEvent{Seq: f.tlSeq, At: now, Actor: actor, Type: model.TimelineAssignment,
+		Text: strings.Join(assignees, ", "), Detail: detail})
+	f.audit = append(f.audit, model.AuditEvent{Seq: int64(len(f.audit) + 1), At: now, Actor: actor, Action: "deviation.assign", Subject: id, Detail: detail})
+	return nil
+}
+
+// sessionsOf counts the sessions of user.
+func (f *fakeStore) sessionsOf(user string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, s := range f.sessions {
+		if s.User == user {
+			n++
+		}
+	}
+	return n
 }

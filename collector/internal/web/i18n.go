@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Oslo where the system has no zone database (Windows)
 )
 
 // Languages the UI speaks; the first is the default.
@@ -1507,24 +1508,29 @@ func translatef(lang, key string, args ...any) string {
 }
 
 // language picks the language of each request and puts it in the context: a
-// ?lang= parameter (remembered in a cookie), then the cookie, then
-// Accept-Language, then bokmål.
+// ?lang= parameter (remembered in a cookie, and for a logged-in user on the
+// user, see rememberLang), then the cookie, then Accept-Language, then bokmål.
 func (s *Server) language(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang := ""
 		if q := r.URL.Query().Get(langParam); supported(q) {
 			lang = q
-			c := &http.Cookie{
-				Name: langCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
-				HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
-			}
-			http.SetCookie(w, c)
+			s.setLangCookie(w, q)
+			s.rememberLang(r, q)
 		} else if c, err := r.Cookie(langCookie); err == nil && supported(c.Value) {
 			lang = c.Value
 		} else {
 			lang = acceptLanguage(r.Header.Get("Accept-Language"))
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), langKey, lang)))
+	})
+}
+
+// setLangCookie remembers lang in this browser for a year.
+func (s *Server) setLangCookie(w http.ResponseWriter, lang string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
 
@@ -1592,12 +1598,25 @@ func (f formatter) ago(t time.Time) string {
 	}
 }
 
-// datetime renders t in the server's zone, or a dash for the zero time.
+// uiZone is the time zone the UI shows times in: the municipality's.
+var uiZone = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/Oslo"); err == nil {
+		return l
+	}
+	return time.Local
+}()
+
+// datetime renders t in Europe/Oslo, the way the language writes a date
+// (27.11.2026 14:05:09 in bokmål, 2026-11-27 14:05:09 in English), or a dash
+// for the zero time.
 func (f formatter) datetime(t time.Time) string {
 	if t.IsZero() {
 		return "–"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	if f.lang == "nb" {
+		return t.In(uiZone).Format("02.01.2006 15:04:05")
+	}
+	return t.In(uiZone).Format("2006-01-02 15:04:05")
 }
 
 // num renders n with grouped thousands: 12 345 in bokmål, 12,345 in English.

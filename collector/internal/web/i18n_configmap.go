@@ -195,3 +195,55 @@ func init() {
 		},
 	})
 }
+
+// The map view, the flow matrix on the map page, and the map's downloads.
+func init() {
+	extendCatalogs(map[string]map[string]string{
+		"nb": {
+			"configmap.download_lead":      "Kartet som dokument, med filtrene over:",
+			"configmap.download_svg":       "Last ned som SVG",
+			"configmap.download_dot":       "DOT",
+			"configmap.download_json":      "JSON",
+			"configmap.zones":              "Soner",
+			"configmap.zones_lead":         "Hver sone med eiendelene, agentene og enhetene som hører til den. Tilstanden står som tekst og farge.",
+			"configmap.no_zone":            "Uten sone",
+			"configmap.zone.part_of":       "Del av %s",
+			"configmap.zone.entries.one":   "%d oppføring",
+			"configmap.zone.entries.other": "%d oppføringer",
+			"configmap.zone.more":          "og %d til",
+			"configmap.matrix":             "Trafikk mellom soner siste 7 dager",
+			"configmap.matrix_lead":        "Observert trafikk fra sone (rad) til sone (kolonne), holdt opp mot brannmurkartet: tillatt, ikke tillatt, eller tillatt uten trafikk.",
+			"configmap.table":              "Alle oppføringer",
+			"configmap.svg.desc":           "Sonene med eiendelene, agentene og enhetene i dem, farget og merket etter tilstand.",
+			"configmap.svg.legend":         "Tilstander",
+			"configmap.svg.part_of":        "del av",
+			"configmap.svg.allowed":        "tillatt",
+			"configmap.svg.not_allowed":    "ikke tillatt",
+			"configmap.svg.flows":          "flyter",
+			"configmap.svg.more":           "+%d til",
+		},
+		"en": {
+			"configmap.download_lead":      "The map as a document, with the filters above:",
+			"configmap.download_svg":       "Download as SVG",
+			"configmap.download_dot":       "DOT",
+			"configmap.download_json":      "JSON",
+			"configmap.zones":              "Zones",
+			"configmap.zones_lead":         "Each zone with the assets, agents and devices in it. The state is shown as text and colour.",
+			"configmap.no_zone":            "No zone",
+			"configmap.zone.part_of":       "Part of %s",
+			"configmap.zone.entries.one":   "%d entry",
+			"configmap.zone.entries.other": "%d entries",
+			"configmap.zone.more":          "and %d more",
+			"configmap.matrix":             "Traffic between zones, last 7 days",
+			"configmap.matrix_lead":        "Observed traffic from zone (row) to zone (column), held against the firewall map: allowed, not allowed, or allowed without traffic.",
+			"configmap.table":              "All entries",
+			"configmap.svg.desc":           "The zones with the assets, agents and devices in them, coloured and labelled by state.",
+			"configmap.svg.legend":         "States",
+			"configmap.svg.part_of":        "part of",
+			"configmap.svg.allowed":        "allowed",
+			"configmap.svg.not_allowed":    "not allowed",
+			"configmap.svg.flows":          "flows",
+			"configmap.svg.more":           "+%d more",
+		},
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,15 @@ type hostView struct {
 	Flows     flowTable
 	FlowsMore bool
 	ShowFlows bool
+	// Deviations are the host's deviations the user may see, open ones
+	// first; ShowDeviations is false for a role that reads none.
+	Deviations     []deviationRow
+	DeviationsMore bool
+	ShowDeviations bool
 }
+
+// hostDeviationRows is how many deviations the host page lists.
+const hostDeviationRows = 50
 
 // changeView is one history row as the page shows it, its labels already in
 // the page's language.
@@ -112,6 +121,10 @@ func (s *Server) handleHost(w http.ResponseWriter, r *http.Request) {
 	v.ShowFlows = s.traffic != nil
 	v.Flows = flowTable{LabelledBy: "host-flows-title"}
 	if v.Flows.Rows, v.FlowsMore, err = s.hostFlows(r, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.hostDeviations(r, h, &v); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -513,4 +526,30 @@ func hitHostname(h model.SoftwareHit) string {
 		return h.Hostname
 	}
 	return h.AgentID
+}
+
+// hostDeviations fills v with the host's deviations, open ones first, for a
+// user who may read deviations (a line manager sees their scope only).
+func (s *Server) hostDeviations(r *http.Request, h model.HostSummary, v *hostView) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	if p == nil || !s.allowed(p.Role, "GET /deviations") {
+		return nil
+	}
+	v.ShowDeviations = true
+	ds, err := s.listDeviations(ctx, p, model.DeviationQuery{AgentID: h.ID, Limit: hostDeviationRows + 1})
+	if err != nil {
+		return err
+	}
+	if len(ds) > hostDeviationRows {
+		ds, v.DeviationsMore = ds[:hostDeviationRows], true
+	}
+	lang, now := langFrom(ctx), s.now()
+	for _, d := range ds {
+		v.Deviations = append(v.Deviations, newDeviationRow(lang, d, hostname(h), now))
+	}
+	slices.SortStableFunc(v.Deviations, func(a, b deviationRow) int {
+		return boolInt(!model.StatusOpen(a.Status)) - boolInt(!model.StatusOpen(b.Status))
+	})
+	return nil
 }

@@ -24,7 +24,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p != nil {
-		http.Redirect(w, r, "/hosts", http.StatusSeeOther)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
 	s.renderLogin(w, r, http.StatusOK, "", "")
@@ -96,6 +96,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("get user: %w", err))
 		return
 	}
+	if u.Disabled {
+		s.burnHash(password) // told apart from a wrong password by neither text nor time
+		fail("disabled")
+		return
+	}
 	if now.Before(u.LockedUntil) {
 		s.burnHash(password) // the password is not even checked while locked
 		fail("locked")
@@ -151,7 +156,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, sessionCookie, cookie, "/", sessionTTL)
 	s.setCookie(w, preloginCookie, "", "/login", -1)
-	http.Redirect(w, r, "/hosts", http.StatusSeeOther)
+	if supported(u.Lang) {
+		s.setLangCookie(w, u.Lang) // the user's own choice wins over this browser's
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -26,8 +26,8 @@ func TestLoginSetsSessionCookie(t *testing.T) {
 		}
 
 		rec := e.postLogin(c, csrf, "kari", "hemmelig-passord", "192.0.2.1")
-		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/hosts" {
-			t.Fatalf("secure=%v: POST /login = %d to %q, want 303 to /hosts", secure, rec.Code, rec.Header().Get("Location"))
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/" {
+			t.Fatalf("secure=%v: POST /login = %d to %q, want 303 to /", secure, rec.Code, rec.Header().Get("Location"))
 		}
 		sc := cookieNamed(rec, sessionCookie)
 		if sc == nil {

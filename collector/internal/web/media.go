@@ -312,7 +312,7 @@ func (s *Server) handleMediaPage(w http.ResponseWriter, r *http.Request) {
 		v.OlderHref = link(next)
 	}
 	v.NewestHref = link(0)
-	s.render(w, r, http.StatusOK, "media", pageData{Title: "media.title", Nav: "media", Data: v})
+	s.render(w, r, http.StatusOK, "media", pageData{Title: "media.title", Nav: "media", Live: TopicMedia, Data: v})
 }
 
 // hostMedia returns the host's newest media events for its page, and whether

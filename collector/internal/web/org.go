@@ -283,7 +283,7 @@ func (s *Server) handleOrgUpload(w http.ResponseWriter, r *http.Request) {
 // those assigned to them in person, and those filed under a unit they
 // manage or one below it (deviation.Router.UnitsManagedBy).
 type leaderScope struct {
-	assignees map[string]bool // "person:<id>" and "unit:<id>:leder"
+	assignees map[string]bool // "person:<id>", "unit:<id>:leder" and "user:<name>"
 }
 
 // leaderScopeOf reads the organisation register for the scope of the line
@@ -299,6 +299,9 @@ func (s *Server) leaderScopeOf(ctx context.Context, username string) (leaderScop
 		return leaderScope{}, fmt.Errorf("people: %w", err)
 	}
 	sc := leaderScope{assignees: map[string]bool{}}
+	if username != "" {
+		sc.assignees["user:"+username] = true // assigned by hand (assign.go)
+	}
 	for _, p := range people {
 		if username != "" && p.Username == username {
 			sc.assignees[deviation.PersonAssignee(p.ID)] = true

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 // pageNames are the templates/<name>.html files that are whole pages; each is
 // parsed together with layout.html and parts.html.
-var pageNames = []string{"login", "error", "hosts", "host", "software", "media", "register", "assets", "software_catalog", "deviations", "deviation", "zones", "flows", "neighbours", "configmap", "org"}
+var pageNames = []string{"login", "error", "hosts", "host", "software", "media", "register", "assets", "software_catalog", "deviations", "deviation", "zones", "flows", "neighbours", "configmap", "org", "admin", "audit", "overview"}
 
 // pageData is what every page template gets.
 type pageData struct {
@@ -193,11 +194,81 @@ func langLinks(r *http.Request, current string) []langLink {
 	return out
 }
 
+// listPageRows is the number of rows a page of a long list shows.
+const listPageRows = 100
+
+// pager is one page of a long list: which rows it shows and links to the
+// neighbouring pages that keep the other query parameters.
+type pager struct {
+	Page, Pages                 int
+	From, To, Total             int // rows From..To (1-based) of Total
+	PrevHref, NextHref          string
+	FirstHref, LastHref         string
+	FromText, ToText, TotalText string
+}
+
+// queryPage reads ?page=: 1 without one, else a whole number from 1.
+func queryPage(r *http.Request) (int, error) {
+	v := strings.TrimSpace(r.URL.Query().Get("page"))
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, refuse(model.ErrInvalid, "problem.page")
+	}
+	return n, nil
+}
+
+// newPager pages total rows perPage at a time; a page past the last shows
+// the last (a list may shrink while someone reads it). lo and hi bound the
+// rows of the page.
+func newPager(r *http.Request, total, perPage, page int) (p pager, lo, hi int) {
+	p.Total, p.Pages = total, max(1, (total+perPage-1)/perPage)
+	p.Page = min(page, p.Pages)
+	lo, hi = (p.Page-1)*perPage, min(p.Page*perPage, total)
+	p.From, p.To = min(lo+1, total), hi
+	href := func(n int) string {
+		q := r.URL.Query()
+		q.Del("page")
+		if n > 1 {
+			q.Set("page", strconv.Itoa(n))
+		}
+		if len(q) == 0 {
+			return r.URL.Path
+		}
+		return r.URL.Path + "?" + q.Encode()
+	}
+	if p.Page > 1 {
+		p.PrevHref, p.FirstHref = href(p.Page-1), href(1)
+	}
+	if p.Page < p.Pages {
+		p.NextHref, p.LastHref = href(p.Page+1), href(p.Pages)
+	}
+	f := formatter{lang: langFrom(r.Context())}
+	p.FromText, p.ToText, p.TotalText = f.num(int64(p.From)), f.num(int64(p.To)), f.num(int64(total))
+	return p, lo, hi
+}
+
+// hostsView is one page of the host list.
+type hostsView struct {
+	Hosts []model.HostSummary
+	Total int
+	Pager pager
+}
+
 func (s *Server) handleHosts(w http.ResponseWriter, r *http.Request) {
+	page, err := queryPage(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	hosts, err := s.store.ListHosts(r.Context())
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("list hosts: %w", err))
 		return
 	}
-	s.render(w, r, http.StatusOK, "hosts", pageData{Title: "hosts.title", Nav: "hosts", Data: hosts})
+	pg, lo, hi := newPager(r, len(hosts), listPageRows, page)
+	v := hostsView{Hosts: hosts[lo:hi], Total: len(hosts), Pager: pg}
+	s.render(w, r, http.StatusOK, "hosts", pageData{Title: "hosts.title", Nav: "hosts", Live: "hosts", Data: v})
 }

@@ -183,6 +183,9 @@ func (s *Server) routes() http.Handler {
 		} else {
 			h = s.api(h)
 		}
+		if unsafe {
+			h = s.publishOnSuccess(routeTopics(rt.pattern), h)
+		}
 		mux.Handle(rt.pattern, h)
 	}
 

@@ -23,6 +23,10 @@ var wantRoles = func() map[string][]model.Role {
 	handlers := []model.Role{model.RoleAdmin, model.RoleSikkerhet, model.RoleLeder}
 	return map[string][]model.Role{
 		"GET /{$}":                       all,
+		"GET /api/v1/overview":           all,
+		"GET /events":                    all,
+		"GET /configmap.svg":             all,
+		"GET /configmap.dot":             all,
 		"GET /hosts":                     all,
 		"GET /hosts/{id}":                all,
 		"GET /software":                  all,
@@ -99,6 +103,21 @@ var wantRoles = func() map[string][]model.Role {
 		"GET /api/v1/breaches.csv":                 readers,
 		"POST /deviations/{id}/exception":          {model.RoleAdmin, model.RoleSikkerhet},
 		"POST /deviations/{id}/breach":             {model.RoleAdmin, model.RoleSikkerhet},
+
+		// Administration, the audit log and assignment (admin_test.go).
+		"GET /admin":                            {model.RoleAdmin},
+		"POST /admin/users":                     {model.RoleAdmin},
+		"POST /admin/users/{name}":              {model.RoleAdmin},
+		"POST /admin/users/{name}/password":     {model.RoleAdmin},
+		"POST /admin/tokens":                    {model.RoleAdmin},
+		"POST /admin/tokens/{id}/revoke":        {model.RoleAdmin},
+		"POST /admin/enroll-tokens":             {model.RoleAdmin},
+		"POST /admin/enroll-tokens/{id}/revoke": {model.RoleAdmin},
+		"POST /admin/agents/{id}/revoke":        {model.RoleAdmin},
+		"GET /audit":                            {model.RoleAdmin, model.RoleSikkerhet, model.RoleRevisor},
+		"GET /api/v1/audit":                     {model.RoleAdmin, model.RoleSikkerhet, model.RoleRevisor},
+		"POST /deviations/{id}/assign":          handlers,
+		"POST /api/v1/deviations/{id}/assign":   handlers,
 	}
 }()
 
@@ -113,6 +132,9 @@ func routeRequest(t *testing.T, pattern string) *http.Request {
 		return req
 	}
 	if req := exceptionRouteRequest(pattern); req != nil {
+		return req
+	}
+	if req := adminRouteRequest(pattern); req != nil {
 		return req
 	}
 	method, path, _ := strings.Cut(pattern, " ")
@@ -204,6 +226,7 @@ func reseed(t *testing.T, e *testEnv) {
 	reseedSoftware(t, e)
 	reseedOrg(t, e)
 	reseedExceptions(e)
+	reseedAdmin(t, e)
 	if _, err := e.store.ImportMediaRegister(t.Context(), []model.MediaEntry{{VID: "0951", PID: "1666", Serial: "E0D55EA57486"}}, true, "test", e.clock.now()); err != nil {
 		t.Fatal(err)
 	}

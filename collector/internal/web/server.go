@@ -17,12 +17,13 @@ import (
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
 
-//go:embed templates/*.html static/style.css
+//go:embed templates/*.html static/style.css static/app.js
 var assets embed.FS
 
 // WebStore is what the web layer reads and writes.
 type WebStore interface {
 	model.AuthStore
+	model.TokenStore
 	model.HostStore
 	model.InventoryStore
 	model.AuditStore
@@ -102,6 +103,19 @@ type Config struct {
 	// when it is a model.ConfigMapStore; without either the configuration
 	// map pages and API are unavailable (404).
 	MapSnapshots model.ConfigMapStore
+
+	// CreateEnrollToken makes an enrollment token for uses enrollments
+	// within ttl and writes its audit entry (enroll.Authority.CreateToken),
+	// returning the token as agents take it. Nil leaves the administration
+	// page without enrollment-token creation.
+	CreateEnrollToken func(ctx context.Context, ttl time.Duration, uses int, actor string) (token string, rec model.EnrollToken, err error)
+	// RevokeAgent revokes an agent and writes its audit entry
+	// (enroll.Authority.Revoke); the agent listener checks revocation on
+	// every batch, so it needs no word of its own. Nil revokes in Store.
+	RevokeAgent func(ctx context.Context, id, actor string) error
+	// Live fans change topics out to open pages (GET /events); changes made
+	// through the UI publish to it too. Nil leaves pages without live updates.
+	Live *Hub
 }
 
 // Limits of the login guard.
@@ -144,6 +158,11 @@ type Server struct {
 	onAssetsChange   func(context.Context) // Config.AssetsChanged
 	onOrgChange      func(context.Context) // Config.OrgChanged
 
+	enrollToken func(context.Context, time.Duration, int, string) (string, model.EnrollToken, error) // Config.CreateEnrollToken
+	revokeAgent func(context.Context, string, string) error                                          // Config.RevokeAgent
+
+	live *Hub // Config.Live
+
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
 
@@ -175,6 +194,8 @@ func New(cfg Config) (*Server, error) {
 	s.parseSoftwareCSV, s.writeSoftwareCSV, s.onSoftwareChange = cfg.ParseSoftwareCSV, cfg.WriteSoftwareCSV, cfg.SoftwareCatalogChanged
 	s.onOrgChange = cfg.OrgChanged
 	s.onAssetsChange = cfg.AssetsChanged
+	s.enrollToken, s.revokeAgent = cfg.CreateEnrollToken, cfg.RevokeAgent
+	s.live = cfg.Live
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
