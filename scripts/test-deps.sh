@@ -23,6 +23,8 @@ needs=(
   "tshark tshark"                             # flow and packet counts the traffic tests compare with
   "/usr/share/ieee-data/oui.txt ieee-data"    # MAC vendor names (OUI) for discovered devices
   "ip iproute2"                               # network namespaces and veth pairs for live capture tests
+  "/usr/bin/chromium chromium"                # the browser the UI tests (e2e/ui_test.go) drive with chromedp
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core"  # the same font in every screenshot
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer
