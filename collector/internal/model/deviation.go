@@ -110,7 +110,9 @@ type DeviationQuery struct {
 	Rule    string
 	AgentID string
 	Subject string
-	Limit   int // must be positive
+	// Severity is "" for all or one of the Severity constants.
+	Severity string
+	Limit    int // must be positive
 }
 
 // Judged names what the rules judged, for RecordFindings to mark in the

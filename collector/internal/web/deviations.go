@@ -157,6 +157,12 @@ func deviationQuery(r *http.Request) (model.DeviationQuery, error) {
 	if q.Subject, err = queryParam(r, "subject"); err != nil {
 		return q, err
 	}
+	if q.Severity, err = queryParam(r, "severity"); err != nil {
+		return q, err
+	}
+	if q.Severity != "" && !slices.Contains(severities, q.Severity) {
+		return q, refuse(model.ErrInvalid, "problem.severity_filter", q.Severity)
+	}
 	return q, nil
 }
 
@@ -400,13 +406,14 @@ const (
 
 // deviationsView is the deviations page.
 type deviationsView struct {
-	Rows     []deviationRow
-	Statuses []option
-	Rules    []option
-	Sorts    []option
-	Filtered bool // a filter other than the default is set
-	Limited  bool
-	Limit    int
+	Rows       []deviationRow
+	Statuses   []option
+	Rules      []option
+	Severities []option
+	Sorts      []option
+	Filtered   bool // a filter other than the default is set
+	Limited    bool
+	Limit      int
 }
 
 func (s *Server) handleDeviationsPage(w http.ResponseWriter, r *http.Request) {
@@ -439,7 +446,7 @@ func (s *Server) handleDeviationsPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v := deviationsView{Limit: deviationPageRows, Filtered: q.Status != "open" || q.Rule != "" || q.AgentID != "" || q.Subject != ""}
+	v := deviationsView{Limit: deviationPageRows, Filtered: q.Status != "open" || q.Rule != "" || q.AgentID != "" || q.Subject != "" || q.Severity != ""}
 	if len(ds) > deviationPageRows {
 		ds, v.Limited = ds[:deviationPageRows], true
 	}
@@ -463,6 +470,10 @@ func (s *Server) handleDeviationsPage(w http.ResponseWriter, r *http.Request) {
 		option{"all", translate(lang, "dev.filter.all"), shown == "all"})
 	for _, st := range statuses {
 		v.Statuses = append(v.Statuses, option{st, statusLabel(lang, st), shown == st})
+	}
+	v.Severities = append(v.Severities, option{"", translate(lang, "dev.filter.all_severities"), q.Severity == ""})
+	for _, sev := range severities {
+		v.Severities = append(v.Severities, option{sev, translateOr(lang, "severity."+sev, sev), q.Severity == sev})
 	}
 	v.Rules = append(v.Rules, option{"", translate(lang, "dev.filter.all_rules"), q.Rule == ""})
 	ruleNames := slices.Clone(knownRules)
@@ -666,3 +677,6 @@ func (s *Server) handleDeviationCommentForm(w http.ResponseWriter, r *http.Reque
 	}
 	http.Redirect(w, r, "/deviations/"+url.PathEscape(id)+"?saved=comment#timeline", http.StatusSeeOther)
 }
+
+// severities are the deviation list's severity filter values, gravest first.
+var severities = []string{model.SeverityCritical, model.SeverityHigh, model.SeverityMedium, model.SeverityLow}

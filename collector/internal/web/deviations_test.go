@@ -285,6 +285,13 @@ func TestDeviationsPage(t *testing.T) {
 	if strings.Contains(body, "⟦") {
 		t.Errorf("deviations page has a key missing from the catalogue")
 	}
+	body = e.get("/deviations?status=all&severity=high", sc).Body.String()
+	if !strings.Contains(body, `<option value="high" selected>`) || strings.Contains(body, `class="badge badge-warn">middels<`) {
+		t.Errorf("severity filter does not narrow the list or keep its choice")
+	}
+	if rec := e.get("/deviations?severity=enorm", sc); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "enorm") {
+		t.Errorf("GET /deviations?severity=enorm = %d, want 400 naming the value", rec.Code)
+	}
 	body = e.get("/deviations?status=all&rule=agent-silent", sc).Body.String()
 	if !strings.Contains(body, "AVVIK-2026-3") || strings.Contains(body, "AVVIK-2026-1<") || !strings.Contains(body, `<option value="agent-silent" selected>`) {
 		t.Errorf("rule filter does not narrow the list or keep its choice")

@@ -566,7 +566,8 @@ func (f *fakeStore) ListDeviations(_ context.Context, q model.DeviationQuery) ([
 			q.Status != "" && q.Status != "open" && d.Status != q.Status,
 			q.Rule != "" && d.Rule != q.Rule,
 			q.AgentID != "" && d.AgentID != q.AgentID,
-			q.Subject != "" && d.Subject != q.Subject:
+			q.Subject != "" && d.Subject != q.Subject,
+			q.Severity != "" && d.Severity != q.Severity:
 			continue
 		}
 		out = append(out, d)

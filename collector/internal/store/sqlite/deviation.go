@@ -343,7 +343,7 @@ func (db *DB) ListDeviations(ctx context.Context, q model.DeviationQuery) ([]mod
 	default:
 		return nil, fmt.Errorf("list deviations: status %q: %w", q.Status, model.ErrInvalid)
 	}
-	for _, f := range []struct{ col, val string }{{"rule", q.Rule}, {"agent_id", q.AgentID}, {"subject", q.Subject}} {
+	for _, f := range []struct{ col, val string }{{"rule", q.Rule}, {"agent_id", q.AgentID}, {"subject", q.Subject}, {"severity", q.Severity}} {
 		if f.val != "" {
 			where, args = append(where, f.col+" = ?"), append(args, f.val)
 		}

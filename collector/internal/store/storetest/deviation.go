@@ -392,6 +392,9 @@ func testDeviationList(t *testing.T, st model.Store) {
 	mk := func(n int, agent, rule string, now time.Time) string {
 		f := finding(n, agent, 1, at(0))
 		f.Rule = rule
+		if n == 4 {
+			f.Severity = model.SeverityLow
+		}
 		return recordFindings(t, st, []model.NewDeviation{f}, nil, now)[0].ID
 	}
 	d1 := mk(1, "ag", "unknown-media", at(1*time.Hour))
@@ -421,6 +424,8 @@ func testDeviationList(t *testing.T, st model.Store) {
 		{model.DeviationQuery{Subject: finding(1, "", 0, at(0)).Subject, Limit: 10}, []string{d3, d1}},
 		{model.DeviationQuery{Status: "open", Rule: "unknown-media", AgentID: "ag", Limit: 10}, []string{d6, d5, d1}},
 		{model.DeviationQuery{AgentID: "nope", Limit: 10}, nil},
+		{model.DeviationQuery{Severity: model.SeverityLow, Limit: 10}, []string{d5}},
+		{model.DeviationQuery{Status: "open", Severity: model.SeverityHigh, Limit: 10}, []string{d6, d2, d1}},
 	} {
 		if got := devIDs(listDeviations(t, st, tc.q)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ListDeviations(%+v) = %q, want %q", tc.q, got, tc.want)
