@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"os"
 	"path/filepath"
@@ -248,6 +249,16 @@ func TestBundleContent(t *testing.T) {
 	}
 	if !bytes.Contains(files["configmap.json"], []byte(`"entries"`)) && !bytes.Contains(files["configmap.json"], []byte(`"Entries"`)) {
 		t.Errorf("configmap.json = %.200s", files["configmap.json"])
+	}
+	var svg struct {
+		XMLName xml.Name
+		Title   string `xml:"title"`
+	}
+	if err := xml.Unmarshal(files["configmap.svg"], &svg); err != nil || svg.XMLName.Local != "svg" || svg.Title == "" {
+		t.Errorf("configmap.svg does not parse as an SVG with a title: %v (%q)", err, svg.XMLName.Local)
+	}
+	if rows := bytes.Count(files["configmap.csv"], []byte("\n")); rows < 2 {
+		t.Errorf("configmap.csv has %d lines, want a header and the map's entries:\n%s", rows, files["configmap.csv"])
 	}
 }
 

@@ -46,6 +46,8 @@ var Controls = []Control{
 	ctl(ctlMap, "agents.csv", "enrolled agents: enrollment, revocation, last report"),
 	ctl(ctlMap, "coverage.csv", "agent coverage: registered assets with and without a reporting agent"),
 	ctl(ctlMap, "configmap.json", "configuration map at the period's end"),
+	ctl(ctlMap, "configmap.csv", "configuration map at the period's end, one row per entry"),
+	ctl(ctlMap, "configmap.svg", "configuration map at the period's end as a picture (zones and their entries)"),
 	ctl(ctlMap, "configmap-changes.csv", "changes to the configuration map during the period"),
 	ctl(ctlDeviation, "deviations.csv", "deviations handled in the period, with routing, SLA and status"),
 	ctl(ctlDeviation, "deviation-timeline.csv", "timelines of the deviations: created, assigned, notified, closed"),

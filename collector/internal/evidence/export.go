@@ -522,7 +522,8 @@ func snapshotAround(ctx context.Context, src Source, list []model.MapSnapshot, t
 
 // writeConfigMap writes configmap.json (the map at the period's end: built
 // now when the period reaches the present, else the newest snapshot at or
-// before its end, else built now), coverage.csv
+// before its end, else built now), the same map as configmap.csv and as a
+// picture in configmap.svg, coverage.csv
 // from that map, and configmap-changes.csv (the diff between the maps at the
 // period's start and end, when both are known).
 func writeConfigMap(ctx context.Context, b *bundle, src Source, opt Options) (int, error) {
@@ -574,6 +575,18 @@ func writeConfigMap(ctx context.Context, b *bundle, src Source, opt Options) (in
 	}); err != nil {
 		return 0, err
 	}
+	if err := writeMapTable(b, end); err != nil {
+		return 0, err
+	}
+	if err := b.file("configmap.svg", true, func(w io.Writer) error {
+		m := configmap.Map{}
+		if end != nil {
+			m = *end
+		}
+		return configmap.WriteSVG(w, m, configmap.RenderOptions{Location: Oslo})
+	}); err != nil {
+		return 0, err
+	}
 	if err := writeCoverage(b, end); err != nil {
 		return 0, err
 	}
@@ -584,6 +597,26 @@ func writeConfigMap(ctx context.Context, b *bundle, src Source, opt Options) (in
 		return 0, nil
 	}
 	return len(end.Entries), nil
+}
+
+// writeMapTable writes configmap.csv: the map at the period's end, one row
+// per entry, for a spreadsheet.
+func writeMapTable(b *bundle, m *configmap.Map) error {
+	_, err := b.csvTable("configmap.csv", []string{"kind", "key", "state", "hostname", "serial", "zone", "unit",
+		"macs", "ips", "agent_ids", "last_seen", "reasons"}, func(write func(...string) error) error {
+		if m == nil {
+			return nil
+		}
+		for _, e := range m.Entries {
+			if err := write(e.Kind, e.Key(), string(e.State), e.Hostname, e.Serial, e.Zone, e.Unit,
+				strings.Join(e.MACs, " "), strings.Join(e.IPs, " "), strings.Join(e.AgentIDs, " "),
+				ts(e.LastSeen), strings.Join(e.Reasons, "; ")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
 }
 
 func writeCoverage(b *bundle, m *configmap.Map) error {
