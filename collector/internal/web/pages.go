@@ -96,6 +96,7 @@ func (s *Server) funcs(lang string) template.FuncMap {
 		"source":     func(src string) string { return sourceName(lang, src) },
 		"hithost":    hitHostname,
 		"short":      shortHash,
+		"matrixpart": newMatrixPart,
 		"mediatable": func(rows []mediaRow, showHost bool, labelledBy string) mediaTable {
 			return mediaTable{Rows: rows, ShowHost: showHost, LabelledBy: labelledBy}
 		},

@@ -690,3 +690,23 @@ func (s *Server) handleNeighboursPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "neighbours", pageData{Title: "neighbours.title", Nav: "neighbours", Data: v})
 }
+
+// matrixPart is what the "zonematrix" template needs: the matrix, the id of
+// the heading that names it, and whether to show only flow counts (the
+// configuration map) rather than hosts, bytes, denials and rules too.
+type matrixPart struct {
+	M       matrixView
+	TitleID string
+	Compact bool
+}
+
+// newMatrixPart takes a matrixView or a *matrixView, as pages hold them.
+func newMatrixPart(m any, titleID string, compact bool) matrixPart {
+	switch v := m.(type) {
+	case *matrixView:
+		return matrixPart{M: *v, TitleID: titleID, Compact: compact}
+	case matrixView:
+		return matrixPart{M: v, TitleID: titleID, Compact: compact}
+	}
+	return matrixPart{TitleID: titleID, Compact: compact}
+}
