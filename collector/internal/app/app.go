@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -146,6 +147,8 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	defer stopSnapshots()
 	stopCheckpoints := e.startCheckpoints(ctx)
 	defer stopCheckpoints()
+	duties, stopDuties := e.startDuties(ctx, notifier)
+	defer stopDuties()
 	webTLS, err := e.webTLS()
 	if err != nil {
 		return err
@@ -158,7 +161,12 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 			tok, rec, err := e.Authority.CreateToken(ctx, ttl, uses, actor)
 			return tok.String(), rec, err
 		},
-		RevokeAgent:   e.Authority.Revoke,
+		RevokeAgent: e.Authority.Revoke,
+		ExportEvidence: func(ctx context.Context, w io.Writer, from, to time.Time, actor string) error {
+			_, err := e.ExportEvidence(ctx, w, from, to, actor)
+			return err
+		},
+		Duties:        duties.Duties,
 		ParseMediaCSV: webParseMediaCSV, WriteMediaCSV: register.WriteMediaCSV,
 		ParseAssetsCSV: webParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
 		ParseSoftwareCSV: webParseSoftwareCSV, WriteSoftwareCSV: register.WriteSoftwareCSV,

@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/evidence"
+	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/pkg/buildinfo"
 )
 
@@ -60,6 +63,30 @@ func (e *Env) ExportEvidence(ctx context.Context, w io.Writer, from, to time.Tim
 		opt.Allowed = func(from, to string) bool { return pairs[[2]string{from, to}] }
 	}
 	return evidence.Export(ctx, w, src, opt)
+}
+
+// GatherReview reads the management-review report of a year from the
+// store (evidence.GatherReport).
+func (e *Env) GatherReview(ctx context.Context, year int) (evidence.Review, error) {
+	src, err := e.evidenceSource()
+	if err != nil {
+		return evidence.Review{}, err
+	}
+	return evidence.GatherReport(ctx, src, evidence.ReportOptions{Year: year})
+}
+
+// RecordReview notes in the audit log that actor made the management-review
+// report of year (evidence.AuditReview): the report is a state change of the
+// yearly duties, and the next review falls due a year later.
+func (e *Env) RecordReview(ctx context.Context, year int, actor, file string) error {
+	src, err := e.evidenceSource()
+	if err != nil {
+		return err
+	}
+	detail, _ := json.Marshal(map[string]string{"file": filepath.Base(file)})
+	_, err = src.AppendAudit(ctx, model.AuditEvent{At: time.Now(), Actor: actor, Action: evidence.AuditReview,
+		Subject: fmt.Sprintf("year %d", year), Detail: string(detail)})
+	return err
 }
 
 // CheckAuditChain verifies the whole audit log and its checkpoints.

@@ -99,6 +99,10 @@ type auditView struct {
 	Filtered                bool
 	OlderHref, NewestHref   string // "" when there is no such page
 	PageRows                int
+	// The evidence export form: offered when the collector can export;
+	// the dates it starts with (this year so far).
+	CanExport            bool
+	ExportFrom, ExportTo string
 }
 
 type auditRow struct {
@@ -140,6 +144,12 @@ func (s *Server) handleAuditPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := auditView{Actor: q.Get("actor"), Action: q.Get("action"), From: q.Get("from"), To: q.Get("to"), PageRows: auditPageRows}
 	v.Filtered = v.Actor != "" || v.Action != "" || v.From != "" || v.To != ""
+	if s.exportEvidence != nil {
+		today := s.now().In(uiZone)
+		v.CanExport = true
+		v.ExportFrom = time.Date(today.Year(), 1, 1, 0, 0, 0, 0, uiZone).Format(dateLayout)
+		v.ExportTo = today.Format(dateLayout)
+	}
 	older := len(window) > auditPageRows
 	if older {
 		window = window[len(window)-auditPageRows:]

@@ -77,6 +77,7 @@ type overview struct {
 	Unreg      ovEntries
 	Conflict   ovEntries
 	Coverage   ovCoverage
+	Tasks      []ovTask // the yearly duties; nil for a role that may not read deviations
 }
 
 // timeLeft says how long until (or since) a deadline, in days, hours and
@@ -167,6 +168,7 @@ func (s *Server) buildOverview(ctx context.Context) (overview, error) {
 		slices.SortFunc(v.Breaches, func(a, b ovBreach) int { return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.ID, b.ID)) })
 		v.BreachN = len(v.Breaches)
 		v.Breaches = v.Breaches[:min(len(v.Breaches), overviewBreachRows)]
+		v.Tasks = s.dutyTasks(ctx, lang)
 	}
 	if s.configMap == nil {
 		return v, nil

@@ -76,6 +76,7 @@ func (s *Server) routeTable() []route {
 		{"POST /admin/agents/{id}/revoke", pageRoute, admins, 0, s.handleAdminAgentRevoke},
 		{"GET /audit", pageRoute, auditReaders, 0, s.handleAuditPage},
 		{"GET /api/v1/audit", apiRoute, auditReaders, 0, s.handleAPIAudit},
+		{"POST /audit/export", pageRoute, auditReaders, 0, s.handleAuditExport},
 		{"POST /deviations/{id}/assign", pageRoute, deviationHandlers, 0, s.handleDeviationAssignForm},
 		{"POST /api/v1/deviations/{id}/assign", apiRoute, deviationHandlers, maxJSONBytes, s.handleAPIDeviationAssign},
 		{"GET /hosts", pageRoute, everyone, 0, s.handleHosts},

@@ -116,6 +116,7 @@ var wantRoles = func() map[string][]model.Role {
 		"POST /admin/agents/{id}/revoke":        {model.RoleAdmin},
 		"GET /audit":                            {model.RoleAdmin, model.RoleSikkerhet, model.RoleRevisor},
 		"GET /api/v1/audit":                     {model.RoleAdmin, model.RoleSikkerhet, model.RoleRevisor},
+		"POST /audit/export":                    {model.RoleAdmin, model.RoleSikkerhet, model.RoleRevisor},
 		"POST /deviations/{id}/assign":          handlers,
 		"POST /api/v1/deviations/{id}/assign":   handlers,
 	}
@@ -135,6 +136,9 @@ func routeRequest(t *testing.T, pattern string) *http.Request {
 		return req
 	}
 	if req := adminRouteRequest(pattern); req != nil {
+		return req
+	}
+	if req := auditExportRouteRequest(pattern); req != nil {
 		return req
 	}
 	method, path, _ := strings.Cut(pattern, " ")

@@ -116,6 +116,13 @@ type Config struct {
 	// Live fans change topics out to open pages (GET /events); changes made
 	// through the UI publish to it too. Nil leaves pages without live updates.
 	Live *Hub
+	// ExportEvidence writes the signed evidence bundle of [from, to) to w,
+	// auditing the export as actor (evidence.Export). Nil leaves the export
+	// on the Revisjon page unavailable.
+	ExportEvidence func(ctx context.Context, w io.Writer, from, to time.Time, actor string) error
+	// Duties returns the dated yearly duties (the management review and the
+	// security audit) the overview shows. Nil shows none.
+	Duties func(ctx context.Context) []Duty
 }
 
 // Limits of the login guard.
@@ -163,6 +170,9 @@ type Server struct {
 
 	live *Hub // Config.Live
 
+	exportEvidence func(context.Context, io.Writer, time.Time, time.Time, string) error // Config.ExportEvidence
+	duties         func(context.Context) []Duty                                         // Config.Duties
+
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
 
@@ -196,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 	s.onAssetsChange = cfg.AssetsChanged
 	s.enrollToken, s.revokeAgent = cfg.CreateEnrollToken, cfg.RevokeAgent
 	s.live = cfg.Live
+	s.exportEvidence, s.duties = cfg.ExportEvidence, cfg.Duties
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

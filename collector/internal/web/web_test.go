@@ -84,7 +84,7 @@ func newEnv(t *testing.T, secure bool) *testEnv {
 	srv, err := New(Config{Store: st, Now: c.now, Secure: secure,
 		ParseMediaCSV: fakeParseCSV, WriteMediaCSV: fakeWriteCSV, SyncPolicy: sr.sync,
 		ParseAssetsCSV: testParseAssetsCSV, WriteAssetsCSV: register.WriteAssetsCSV,
-		Traffic: tr, Zones: zh.get})
+		Traffic: tr, Zones: zh.get, ExportEvidence: fakeExportEvidence(st)})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
