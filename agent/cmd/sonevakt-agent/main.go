@@ -25,6 +25,7 @@ import (
 	"github.com/sonevakt/sonevakt/agent/internal/spool"
 	"github.com/sonevakt/sonevakt/agent/internal/uplink"
 	"github.com/sonevakt/sonevakt/pkg/buildinfo"
+	"github.com/sonevakt/sonevakt/pkg/svc"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 
 	_ "github.com/sonevakt/sonevakt/agent/internal/sensor/all"
@@ -34,7 +35,8 @@ const usage = `sonevakt-agent reports this machine to the Sonevakt collector.
 
 Usage:
   sonevakt-agent enroll --collector HOST:PORT --token TOKEN --data DIR
-  sonevakt-agent run --data DIR [--config FILE]
+  sonevakt-agent run --data DIR [--config FILE] [--collector HOST:PORT --token TOKEN]
+  sonevakt-agent service install|uninstall|start|stop|restart|status [--data DIR] [--config FILE]
   sonevakt-agent inventory --json
   sonevakt-agent media scan [--sysfs DIR] [--include-loop] [--json]
   sonevakt-agent media probe FILE [--label-pattern P] [--marker-file NAME] [--json]
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return enroll(ctx, rest, stdout, stderr)
 	case "run":
 		return runAgent(ctx, rest, stderr)
+	case "service":
+		return serviceCmd(rest, stdout, stderr)
 	case "inventory":
 		return printInventory(ctx, rest, stdout, stderr)
 	case "status":
@@ -120,39 +124,53 @@ func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if collector == "" || token == "" || data == "" {
 		return fmt.Errorf("enroll needs --collector, --token and --data: %w", errUsage)
 	}
+	id, err := enrollData(ctx, collector, token, data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "enrolled as agent %s with %s\n", id, collector)
+	return nil
+}
+
+// enrollData enrolls the data dir with a collector and returns the agent ID;
+// enroll and run --collector/--token share it.
+func enrollData(ctx context.Context, collector, token, data string) (string, error) {
 	tok, err := wire.ParseToken(token)
 	if err != nil {
-		return fmt.Errorf("%v: %w", err, errUsage)
+		return "", fmt.Errorf("%v: %w", err, errUsage)
 	}
 	if _, err := identity.Load(data); err == nil {
-		return fmt.Errorf("%s already holds an enrolled identity; remove %s to enroll again", data, identity.Dir(data))
+		return "", fmt.Errorf("%s already holds an enrolled identity; remove %s to enroll again", data, identity.Dir(data))
 	}
 	if err := os.MkdirAll(data, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	fp, err := identity.Fingerprint()
 	if err != nil {
-		return fmt.Errorf("hardware fingerprint: %w", err)
+		return "", fmt.Errorf("hardware fingerprint: %w", err)
 	}
 	host, _ := os.Hostname()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	id, err := uplink.Enroll(ctx, uplink.EnrollRequest{Collector: collector, Token: tok, DataDir: data, Fingerprint: fp, Hostname: host})
 	if err != nil {
-		return err
+		return "", err
 	}
-	fmt.Fprintf(stdout, "enrolled as agent %s with %s\n", id.AgentID, collector)
-	return nil
+	return id.AgentID, nil
 }
 
 func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	var data, file string
+	var en enrollSettings
 	if _, err := flags("run", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&data, "data", "", "agent data `DIR`")
 		fs.StringVar(&file, "config", "", "configuration `FILE` (YAML)")
+		fs.StringVar(&en.collector, "collector", "", "enroll first with this collector `HOST:PORT` when DIR holds no identity (or SONEVAKT_COLLECTOR)")
+		fs.StringVar(&en.token, "token", "", "enrollment `TOKEN` for --collector (or SONEVAKT_TOKEN)")
 	}); err != nil {
 		return err
 	}
+	en.fromEnv(!svc.Interactive())
 	cfg := config.Default()
 	if file != "" {
 		var err error
@@ -168,16 +186,29 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a, err := app.New(cfg, log)
-	if err != nil {
-		return err
+	loop := func(ctx context.Context, stopWithin time.Duration, retry bool) error {
+		log := slog.New(svc.Handler(ctx, level, stderr))
+		if err := enrollAtStart(ctx, cfg.DataDir, en, retry, log); err != nil || ctx.Err() != nil {
+			return err
+		}
+		a, err := app.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		if err := a.Start(); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return a.Stop(stopWithin)
 	}
-	if err := a.Start(); err != nil {
-		return err
+	if !svc.Interactive() {
+		// Started by systemd or the Windows service control manager: the
+		// manager's stop cancels ctx, and svc waits 10 s for the drain.
+		return svc.Run(serviceConfig(args, cfg.DataDir, nil), func(ctx context.Context) error {
+			return loop(ctx, 9*time.Second, true)
+		})
 	}
-	<-ctx.Done()
-	return a.Stop(10 * time.Second)
+	return loop(ctx, 10*time.Second, false)
 }
 
 func printInventory(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,8 @@ Usage:
   sonevakt-collector evidence verify [--pubkey FILE | --fingerprint HEX] FILE
   sonevakt-collector evidence pubkey --data DIR [--out FILE]
   sonevakt-collector evidence check --data DIR
+  sonevakt-collector evidence report --data DIR --year YEAR [--lang nb|en] --out FILE.pdf|FILE.html
+  sonevakt-collector service install|uninstall|start|stop|restart|status [--data DIR] [--config FILE]
   sonevakt-collector version
 
 Run 'sonevakt-collector COMMAND --help' for a command's flags.
@@ -77,10 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "sonevakt-collector", buildinfo.String())
 		return nil
 	case "serve":
-		return serve(ctx, rest, stderr)
+		return serveCmd(ctx, rest, stderr)
+	case "service":
+		return serviceCmd(rest, stdout, stderr)
 	case "evidence":
 		if len(rest) == 0 {
-			return fmt.Errorf("evidence needs a subcommand: export, verify, pubkey or check: %w", errUsage)
+			return fmt.Errorf("evidence needs a subcommand: export, verify, pubkey, check or report: %w", errUsage)
 		}
 		return evidenceVerb(ctx, rest[0], rest[1:], stdout, stderr)
 	case "token", "apitoken", "admin", "agent":
@@ -268,10 +273,11 @@ var errVerifyFailed = errors.New("the bundle does not verify")
 
 func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
-	var from, to, out, pubkey, fingerprint, cfgFile string
+	var from, to, out, pubkey, fingerprint, cfgFile, lang string
+	var year int
 	fs, err := flags("evidence "+sub, args, stderr, func(fs *flag.FlagSet) {
 		switch sub {
-		case "export", "pubkey", "check":
+		case "export", "pubkey", "check", "report":
 			fs.StringVar(&cfg.DataDir, "data", "", "data `DIR` of the collector")
 		}
 		switch sub {
@@ -282,6 +288,10 @@ func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr
 			fs.StringVar(&cfgFile, "config", "", "configuration `FILE` (for the zones file and map settings)")
 		case "pubkey":
 			fs.StringVar(&out, "out", "", "write the public key (PEM) to `FILE` instead of standard output")
+		case "report":
+			fs.IntVar(&year, "year", 0, "the `YEAR` the management review covers")
+			fs.StringVar(&lang, "lang", "nb", "language of the report: nb or en")
+			fs.StringVar(&out, "out", "", "report `FILE` to write: .pdf or .html")
 		case "verify":
 			fs.StringVar(&pubkey, "pubkey", "", "the collector's public key `FILE` (PEM, from 'evidence pubkey')")
 			fs.StringVar(&fingerprint, "fingerprint", "", "the collector key's SHA-256 fingerprint (`HEX`)")
@@ -293,9 +303,9 @@ func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr
 	switch sub {
 	case "verify":
 		return evidenceVerify(fs, pubkey, fingerprint, stdout)
-	case "export", "pubkey", "check":
+	case "export", "pubkey", "check", "report":
 	default:
-		return fmt.Errorf("unknown command \"evidence %s\": want export, verify, pubkey or check: %w", sub, errUsage)
+		return fmt.Errorf("unknown command \"evidence %s\": want export, verify, pubkey, check or report: %w", sub, errUsage)
 	}
 	if cfgFile != "" {
 		dataDir := cfg.DataDir
@@ -311,6 +321,11 @@ func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("evidence %s takes no arguments, got %q: %w", sub, fs.Args(), errUsage)
+	}
+	if sub == "report" {
+		if err := checkReportFlags(year, lang, out); err != nil {
+			return err
+		}
 	}
 	var pFrom, pTo time.Time
 	if sub == "export" {
@@ -354,7 +369,58 @@ func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr
 		fmt.Fprintf(stdout, "audit log: %d entries, head seq %d, %d checkpoint(s) agree; chain holds\n", res.Entries, res.HeadSeq, res.Checkpoints)
 	case "export":
 		return evidenceExport(ctx, env, pFrom, pTo, out, stderr)
+	case "report":
+		return evidenceReport(ctx, env, year, lang, out, stderr)
 	}
+	return nil
+}
+
+// checkReportFlags checks evidence report's flags before the store opens.
+func checkReportFlags(year int, lang, out string) error {
+	if year < 2000 || year > 9999 {
+		return fmt.Errorf("evidence report needs --year, such as --year 2026: %w", errUsage)
+	}
+	if !slices.Contains(evidence.ReportLangs, lang) {
+		return fmt.Errorf("--lang %q: want nb or en: %w", lang, errUsage)
+	}
+	switch strings.ToLower(filepath.Ext(out)) {
+	case ".pdf", ".html", ".htm":
+	default:
+		return fmt.Errorf("evidence report needs --out FILE ending in .pdf or .html, got %q: %w", out, errUsage)
+	}
+	return nil
+}
+
+// evidenceReport writes the management-review report for year to out, as
+// PDF or HTML by out's extension, through a temporary file.
+func evidenceReport(ctx context.Context, env *app.Env, year int, lang, out string, stderr io.Writer) error {
+	rev, err := env.GatherReview(ctx, year)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), ".report-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	write := evidence.WriteReviewHTML
+	if strings.EqualFold(filepath.Ext(out), ".pdf") {
+		write = evidence.WriteReviewPDF
+	}
+	err = write(f, rev, lang)
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return err
+	}
+	if err := env.RecordReview(ctx, year, "cli:"+currentUser(), out); err != nil {
+		return fmt.Errorf("wrote %s, but could not record the review in the audit log: %w", out, err)
+	}
+	fmt.Fprintf(stderr, "wrote %s: management review %d, %d deviations opened, %d still open\n", out, year, rev.Deviations.Created, rev.OpenTotal)
 	return nil
 }
 
