@@ -14,7 +14,7 @@ export PATH := $(PATH):/usr/sbin:/sbin
 
 
 
-.PHONY: all build demo test test-deps vet fuzz bench cross clean
+.PHONY: all build demo test test-deps vet fuzz bench cross clean packages
 
 all: build
 
@@ -53,5 +53,9 @@ test: test-deps vet cross
 bench:
 	@scripts/bench.sh
 
+# deb and rpm (amd64, arm64) of agent and collector, the Windows MSI, SHA256SUMS: into dist/.
+packages:
+	@scripts/packages.sh
+
 clean:
-	rm -rf $(BIN) var/demo
+	rm -rf $(BIN) var/demo dist

@@ -25,6 +25,13 @@ needs=(
   "ip iproute2"                               # network namespaces and veth pairs for live capture tests
   "/usr/bin/chromium chromium"                # the browser the UI tests (e2e/ui_test.go) drive with chromedp
   "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core"  # the same font in every screenshot
+  "/usr/bin/pdftoppm poppler-utils"            # renders the management-review PDF in the evidence tests (also pdftotext)
+  # the Windows MSI, built and checked on Linux (scripts/package-windows.sh, packaging/windows_test.go)
+  "wixl wixl"                                 # builds the MSI from packaging/windows/sonevakt-agent.wxs
+  "msiinfo msitools"                          # reads the MSI's tables (also msibuild, msiextract, msidump)
+  "osslsigncode osslsigncode"                 # Authenticode signing and verification of the exe and the MSI
+  "openssl openssl"                           # the throwaway code-signing test certificate
+  "systemd-analyze systemd"                   # verifies the units the Linux packages install (packaging/linux_test.go)
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer
