@@ -141,6 +141,9 @@ func enrollAtStart(ctx context.Context, data string, e enrollSettings, retry boo
 		id, err := enrollData(ctx, e.collector, e.token, data)
 		if err == nil {
 			log.Info("enrolled", "agent", id, "collector", e.collector)
+			if retry { // started by the service manager: the token is spent
+				forgetToken(serviceName, log)
+			}
 			return nil
 		}
 		if !retry || errors.Is(err, errUsage) {
