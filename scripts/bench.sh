@@ -59,4 +59,15 @@ go test -run '^$' -bench 'BenchmarkEvaluateHostsSQLite' -benchtime 5x ./collecto
 go test -run '^$' -bench 'BenchmarkIngestRules' -benchtime 1000x ./collector/internal/deviation 2>&1 | grep -E '^Benchmark'
 go test -run '^$' -bench 'BenchmarkReconcile' ./collector/internal/configmap 2>&1 | grep -E '^Benchmark'
 go test -run '^$' -bench 'BenchmarkSoftware' -benchtime 200x ./collector/internal/rules 2>&1 | grep -E '^Benchmark'
-echo; echo "== live updates: SSE fan-out to 100 open browsers over HTTP, 1 000 changes a minute (10x compressed)"; go test -run '^$' -bench 'BenchmarkSSEFanout|BenchmarkHubPublish' -benchtime 1000x ./collector/internal/web 2>&1 | grep -E '^Benchmark'
+echo
+echo "== the UI with 5 000 hosts: whole requests through the handler (budget 200 ms each)"
+go test -run '^$' -bench 'BenchmarkRender|BenchmarkWriteSVG5000' -benchmem ./collector/internal/web 2>&1 | grep -E '^Benchmark'
+echo
+echo "== live updates: SSE fan-out to 100 open browsers over HTTP, 1 000 changes a minute (10x compressed)"
+go test -run '^$' -bench 'BenchmarkSSEFanout|BenchmarkHubPublish' -benchtime 1000x ./collector/internal/web 2>&1 | grep -E '^Benchmark'
+echo
+echo "== evidence bundle (scale 0.01 of the issue's year; SONEVAKT_EVIDENCE_BENCH_SCALE=1 for all of it)"
+go test -run '^$' -bench 'BenchmarkExport' -benchtime 1x -timeout 60m ./collector/internal/evidence 2>&1 | grep -E '^Benchmark'
+echo
+echo "== packages: make packages (deb and rpm for amd64 and arm64, the signed MSI)"
+/usr/bin/time -f '   %e s wall' make --no-print-directory packages >/dev/null
