@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/configmap"
@@ -82,16 +83,47 @@ func (s *Server) mapStores() (func(context.Context) (configmap.Map, error), mode
 	return s.configMap, s.mapSnapshots, nil
 }
 
-// currentMap builds the configuration map now.
+// mapMaxAge bounds how long a built map serves requests when nothing was
+// published meanwhile: states that change with time alone (silent) are at
+// most this late.
+const mapMaxAge = time.Second
+
+// mapCache shares one built configuration map between requests: when a
+// change is published, every open map and overview page fetches itself
+// again at once, and they should not each build the map.
+type mapCache struct {
+	mu    sync.Mutex // held while building, so concurrent callers wait and share
+	m     configmap.Map
+	stamp uint64    // changeStamp when the build began
+	built time.Time // when it began (monotonic)
+	ok    bool
+}
+
+// changeStamp grows with every change made through this server and every
+// change published to the live hub (ingest, deviations).
+func (s *Server) changeStamp() uint64 { return s.changes.Load() + s.live.Changes() }
+
+// currentMap returns the configuration map as it is now: built afresh, or
+// shared from a build that began after every change this request could
+// know of and less than mapMaxAge ago. Callers must not modify it.
 func (s *Server) currentMap(ctx context.Context) (configmap.Map, error) {
 	build, _, err := s.mapStores()
 	if err != nil {
 		return configmap.Map{}, err
 	}
+	seen := s.changeStamp()
+	c := &s.mapCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ok && c.stamp >= seen && time.Since(c.built) < mapMaxAge {
+		return c.m, nil
+	}
+	stamp, began := s.changeStamp(), time.Now()
 	m, err := build(ctx)
 	if err != nil {
 		return configmap.Map{}, fmt.Errorf("configuration map: %w", err)
 	}
+	c.m, c.stamp, c.built, c.ok = m, stamp, began, true
 	return m, nil
 }
 

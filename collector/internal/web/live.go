@@ -85,10 +85,13 @@ type HubOptions struct {
 type Hub struct {
 	opts HubOptions
 
-	mu     sync.Mutex // guards changes of subs and closed
-	subs   atomic.Pointer[[]*subscriber]
-	closed bool
-	done   chan struct{} // closed by Close
+	mu   sync.Mutex // guards changes of subs and closed
+	subs atomic.Pointer[[]*subscriber]
+	// changes counts publishes, so that what is built from the store
+	// (the configuration map) knows when it may be out of date.
+	changes atomic.Uint64
+	closed  bool
+	done    chan struct{} // closed by Close
 }
 
 // subscriber is one open event stream.
@@ -124,6 +127,7 @@ func (h *Hub) Publish(topics ...string) {
 	if b == 0 {
 		return
 	}
+	h.changes.Add(1)
 	for _, s := range *h.subs.Load() {
 		m := b & s.allowed
 		if m == 0 {
@@ -138,6 +142,14 @@ func (h *Hub) Publish(topics ...string) {
 			}
 		}
 	}
+}
+
+// Changes returns how many changes have been published; 0 for a nil Hub.
+func (h *Hub) Changes() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.changes.Load()
 }
 
 // Subscribers returns how many event streams are open.
@@ -336,6 +348,7 @@ func (s *Server) publishOnSuccess(topics []string, next http.Handler) http.Handl
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status < http.StatusBadRequest {
+			s.changes.Add(1)
 			s.live.Publish(topics...)
 		}
 	})

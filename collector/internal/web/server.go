@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/configmap"
@@ -175,6 +176,9 @@ type Server struct {
 
 	dummyOnce sync.Once
 	dummyHash string // compared against for unknown or locked users, so timing tells nothing
+
+	changes  atomic.Uint64 // changes made through the routes (publishOnSuccess)
+	mapCache mapCache      // the configuration map shared between requests (currentMap)
 
 	handler http.Handler
 }
