@@ -193,6 +193,7 @@ type collector struct {
 	p      *proc
 	api    string   // bearer token
 	args   []string // extra serve arguments
+	dsn    string   // the store, when not SQLite in the data dir (--store)
 	client *http.Client
 }
 
@@ -205,11 +206,12 @@ func newCollector(t testing.TB) *collector {
 
 func (c *collector) start(env ...string) {
 	c.t.Helper()
-	args := append([]string{"serve", "--data", c.data, "--agents", c.agents, "--web", c.web}, c.args...)
+	args := append([]string{"serve", "--data", c.data, "--agents", c.agents, "--web", c.web}, c.storeArgs()...)
+	args = append(args, c.args...)
 	c.p = start(c.t, env, "sonevakt-collector", args...)
 	c.p.waitFor("collector listening", 20*time.Second)
 	if c.api == "" {
-		c.api = mustRun(c.t, "sonevakt-collector", "apitoken", "create", "--data", c.data, "--role", "revisor", "--name", "e2e")
+		c.api = mustRun(c.t, "sonevakt-collector", append([]string{"apitoken", "create", "--data", c.data, "--role", "revisor", "--name", "e2e"}, c.storeArgs()...)...)
 		pem, err := os.ReadFile(filepath.Join(c.data, "ca", "ca.crt"))
 		if err != nil {
 			c.t.Fatal(err)
@@ -224,7 +226,15 @@ func (c *collector) start(env ...string) {
 
 func (c *collector) token(args ...string) string {
 	c.t.Helper()
-	return mustRun(c.t, "sonevakt-collector", append([]string{"token", "create", "--data", c.data}, args...)...)
+	return mustRun(c.t, "sonevakt-collector", append(append([]string{"token", "create", "--data", c.data}, c.storeArgs()...), args...)...)
+}
+
+// storeArgs is the --store flag for the collector's commands, if any.
+func (c *collector) storeArgs() []string {
+	if c.dsn == "" {
+		return nil
+	}
+	return []string{"--store", c.dsn}
 }
 
 type apiHost struct {

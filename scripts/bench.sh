@@ -12,7 +12,7 @@ echo "== collector ingest over real QUIC (mTLS) into SQLite, batches of 100, and
 go test -run '^$' -bench 'BenchmarkIngestQUIC|BenchmarkRawInsert' -benchtime "${BENCHTIME:-3s}" ./collector/internal/ingest
 echo
 echo "== SQLite store"
-go test -run '^$' -bench . -benchtime "${BENCHTIME:-3s}" ./collector/internal/store/sqlite
+go test -run '^$' -bench . -benchtime "${BENCHTIME:-3s}" ./collector/internal/store/sqlstore
 echo
 echo "== agent spool"
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-3s}" ./agent/internal/spool

@@ -32,6 +32,9 @@ needs=(
   "osslsigncode osslsigncode"                 # Authenticode signing and verification of the exe and the MSI
   "openssl openssl"                           # the throwaway code-signing test certificate
   "systemd-analyze systemd"                   # verifies the units the Linux packages install (packaging/linux_test.go)
+  # a real server for the PostgreSQL store's tests (internal/pgtest runs /usr/lib/postgresql/<ver>/bin/*);
+  # pg_ctlcluster (postgresql-common) comes with every server version's package, at one path
+  "/usr/bin/pg_ctlcluster postgresql"
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer

@@ -123,6 +123,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var file string
 	fs, err := flags("serve", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cfg.DataDir, "data", "", "data `DIR` (store, CA)")
+		fs.StringVar(&cfg.Store, "store", cfg.Store, storeUsage)
 		fs.StringVar(&cfg.AgentsAddr, "agents", cfg.AgentsAddr, "agent listener `ADDR` (UDP, QUIC)")
 		fs.StringVar(&cfg.WebAddr, "web", cfg.WebAddr, "UI and API `ADDR` (HTTPS)")
 		fs.StringVar(&file, "config", "", "configuration `FILE` (YAML); flags given override it")
@@ -146,6 +147,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if set["web"] {
 			cfg.WebAddr = flagCfg.WebAddr
 		}
+		if set["store"] {
+			cfg.Store = flagCfg.Store
+		}
 	}
 	if cfg.DataDir == "" {
 		return fmt.Errorf("serve needs --data DIR: %w", errUsage)
@@ -162,6 +166,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return env.Serve(ctx, ingest.Fault(os.Getenv("SONEVAKT_FAULT")), nil)
 }
 
+// storeUsage describes the --store flag every command that opens the store has.
+const storeUsage = "store `DSN`: sqlite:FILE (default: sonevakt.db in the data dir) or postgres://user@host/db (password from PGPASSWORD or PGPASSFILE)"
+
 func verb(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
 	var (
@@ -171,6 +178,7 @@ func verb(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	)
 	fs, err := flags(name, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cfg.DataDir, "data", "", "data `DIR` of the collector")
+		fs.StringVar(&cfg.Store, "store", "", storeUsage)
 		switch name {
 		case "token create":
 			fs.DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
@@ -279,6 +287,7 @@ func evidenceVerb(ctx context.Context, sub string, args []string, stdout, stderr
 		switch sub {
 		case "export", "pubkey", "check", "report":
 			fs.StringVar(&cfg.DataDir, "data", "", "data `DIR` of the collector")
+			fs.StringVar(&cfg.Store, "store", "", storeUsage)
 		}
 		switch sub {
 		case "export":

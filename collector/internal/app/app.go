@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,7 +105,15 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	if err != nil {
 		return err
 	}
-	live := web.NewHub(web.HubOptions{}) // live updates of open pages (GET /events)
+	// Live updates of open pages (GET /events); with replicas sharing a
+	// PostgreSQL store, relayed to and from the others.
+	var rl *relay
+	hubOpts := web.HubOptions{}
+	if feed, ok := e.Store.(changeFeed); ok && feed.Changes() != nil {
+		rl = newRelay(feed, log.With("part", "relay"))
+		hubOpts.Relay = rl.add
+	}
+	live := web.NewHub(hubOpts)
 	defer live.Close()
 	onChange := func([]model.RecordResult) { live.Publish(web.TopicDeviations) }
 	if notifier != nil {
@@ -143,6 +152,26 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	}
 	stopEngine := startEngine(ctx, engine)
 	defer stopEngine()
+	if rl != nil {
+		rctx, rcancel := context.WithCancel(ctx)
+		rdone := make(chan struct{})
+		go func() {
+			defer close(rdone)
+			rl.run(rctx, func(topics []string) {
+				live.PublishRemote(topics...)
+				if slices.Contains(topics, web.TopicRegisters) || slices.Contains(topics, "*") {
+					// Another replica changed a register, the policy or the
+					// organisation: follow it here too.
+					srv.PolicyChanged()
+					if err := e.reloadRouting(rctx); err != nil && rctx.Err() == nil {
+						log.Error("a register changed on another replica, but routing could not follow", "err", err)
+					}
+					engine.WakeHosts()
+				}
+			})
+		}()
+		defer func() { rcancel(); <-rdone }()
+	}
 	stopSnapshots := e.startSnapshots(ctx)
 	defer stopSnapshots()
 	stopCheckpoints := e.startCheckpoints(ctx)

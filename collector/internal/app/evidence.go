@@ -37,7 +37,7 @@ func (e *Env) EvidenceKey() (ed25519.PrivateKey, error) {
 func (e *Env) evidenceSource() (evidence.Source, error) {
 	src, ok := e.Store.(evidence.Source)
 	if !ok {
-		return nil, fmt.Errorf("the %T store keeps no audit chain: evidence export needs the SQLite store", e.Store)
+		return nil, fmt.Errorf("the %T store keeps no audit chain: evidence export needs the SQL store (SQLite or PostgreSQL)", e.Store)
 	}
 	return src, nil
 }

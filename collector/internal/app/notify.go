@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -14,7 +13,7 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/config"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/notify"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 )
 
 // notifier tells people and systems of new deviations through the durable
@@ -24,7 +23,7 @@ import (
 // is noted on the deviation's timeline.
 type notifier struct {
 	env    *Env
-	outbox *sqlite.Outbox
+	outbox *sqlstore.Outbox
 	disp   *notify.Dispatcher
 }
 
@@ -35,9 +34,9 @@ func (e *Env) newNotifier() (*notifier, error) {
 	if n.SMTP.Addr == "" && len(n.Webhooks) == 0 {
 		return nil, nil
 	}
-	db, ok := e.Store.(*sqlite.DB)
+	db, ok := e.Store.(*sqlstore.DB)
 	if !ok {
-		return nil, errors.New("notify: the outbox is kept in the SQLite store only, so far")
+		return nil, fmt.Errorf("notify: the %T store keeps no notification outbox", e.Store)
 	}
 	senders := map[string]notify.Sender{}
 	if n.SMTP.Addr != "" {

@@ -12,13 +12,13 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/config"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/notify"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 )
 
 // notifyEnv returns an Env on a fresh SQLite store with one open deviation.
-func notifyEnv(t *testing.T, n config.Notify) (*Env, *sqlite.DB, string) {
+func notifyEnv(t *testing.T, n config.Notify) (*Env, *sqlstore.DB, string) {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sonevakt.db"), nil)
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "sonevakt.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

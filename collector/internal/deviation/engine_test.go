@@ -17,7 +17,7 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/rules"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
@@ -516,9 +516,9 @@ firewall:
 // sqliteStore opens a real SQLite store in the test's directory with agents
 // enrolled under the given ids, each with the hostname "host-<id>" and one
 // interface at 10.1.0.<n> (zone kontor).
-func sqliteStore(t *testing.T, agents ...string) *sqlite.DB {
+func sqliteStore(t *testing.T, agents ...string) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), nil)
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "c.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func sqliteStore(t *testing.T, agents ...string) *sqlite.DB {
 
 // ingestFlows stores one flows record of the interval starting at start,
 // with seq seq, for agent id.
-func ingestFlows(t *testing.T, db *sqlite.DB, id string, seq uint64, start time.Time, flows ...wire.Flow) {
+func ingestFlows(t *testing.T, db *sqlstore.DB, id string, seq uint64, start time.Time, flows ...wire.Flow) {
 	t.Helper()
 	body := wire.Flows{Start: start.UnixNano(), End: start.Add(time.Minute).UnixNano(), Source: "capture:eth0", Flows: flows}
 	r, err := wire.NewRecord(wire.KindFlows, start.Add(time.Minute), body)
@@ -560,7 +560,7 @@ func crossFlow(src, dst string, dport uint16, srcZone, dstZone string, at time.T
 		Packets: 10, Bytes: 1200, First: at.UnixNano(), Last: at.Add(time.Second).UnixNano(), Verdict: wire.VerdictDenied}
 }
 
-func openDeviations(t *testing.T, db *sqlite.DB) []string {
+func openDeviations(t *testing.T, db *sqlstore.DB) []string {
 	t.Helper()
 	ds, err := db.ListDeviations(t.Context(), model.DeviationQuery{Status: "open", Limit: 100})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/rules"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
@@ -422,8 +422,8 @@ func BenchmarkEvaluateHosts(b *testing.B) {
 // 100-package inventory (500 000 items), and 5 000 assets: 4 500 matched,
 // 250 whose agents went quiet, 250 machines nobody registered; every tenth
 // host has an undeclared supplier account.
-func sqliteEstate(b *testing.B) *sqlite.DB {
-	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "c.db"), nil)
+func sqliteEstate(b *testing.B) *sqlstore.DB {
+	db, err := sqlstore.OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "c.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,12 +8,12 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/rules"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
 
 // openOf returns the open deviations of a rule as "id subject".
-func openOf(t *testing.T, db *sqlite.DB, rule string) []string {
+func openOf(t *testing.T, db *sqlstore.DB, rule string) []string {
 	t.Helper()
 	ds, err := db.ListDeviations(t.Context(), model.DeviationQuery{Status: "open", Rule: rule, Limit: 100})
 	if err != nil {
@@ -27,7 +27,7 @@ func openOf(t *testing.T, db *sqlite.DB, rule string) []string {
 }
 
 // onlyOpen returns the one open deviation of the rule, failing otherwise.
-func onlyOpen(t *testing.T, db *sqlite.DB, rule string) (id, subject string) {
+func onlyOpen(t *testing.T, db *sqlstore.DB, rule string) (id, subject string) {
 	t.Helper()
 	open := openOf(t, db, rule)
 	if len(open) != 1 {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/enroll"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/pki"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
@@ -24,7 +24,7 @@ func TestRevokedTokenRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,12 +21,12 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/configmap"
 	"github.com/sonevakt/sonevakt/collector/internal/evidence"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 )
 
 // exportBundle seeds a store in a fresh data dir, exports the year and
 // returns the bundle's path and the collector's public key PEM file.
-func exportBundle(t *testing.T) (bundle, pubFile string, db *sqlite.DB) {
+func exportBundle(t *testing.T) (bundle, pubFile string, db *sqlstore.DB) {
 	t.Helper()
 	dir := t.TempDir()
 	db = openStore(t, dir)

@@ -24,7 +24,7 @@ import (
 )
 
 // Source is what an export reads: the chain, the period's streams and the
-// registers. The SQLite store is one.
+// registers. The SQL store (SQLite or PostgreSQL) is one.
 type Source interface {
 	ChainStore
 	model.EvidenceStore

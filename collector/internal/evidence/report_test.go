@@ -13,16 +13,16 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/configmap"
 	"github.com/sonevakt/sonevakt/collector/internal/evidence"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 )
 
-var _ evidence.ReportSource = (*sqlite.DB)(nil)
+var _ evidence.ReportSource = (*sqlstore.DB)(nil)
 
 // reviewStore seeds a store with 2025's history: ten deviations (one still
 // open: AVVIK-2025-7), three breach assessments (notified in time, not
 // notified, undecided and overdue), two map snapshots a year apart with one
 // entry added, and an evidence export.
-func reviewStore(t *testing.T) *sqlite.DB {
+func reviewStore(t *testing.T) *sqlstore.DB {
 	t.Helper()
 	dir := t.TempDir()
 	db := openStore(t, dir)

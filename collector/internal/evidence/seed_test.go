@@ -11,11 +11,11 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/evidence"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
-var _ evidence.Source = (*sqlite.DB)(nil)
+var _ evidence.Source = (*sqlstore.DB)(nil)
 
 // year is the period the synthetic history covers.
 var (
@@ -34,9 +34,9 @@ type history struct {
 }
 
 // openStore opens (creating) a SQLite store in dir.
-func openStore(t testing.TB, dir string) *sqlite.DB {
+func openStore(t testing.TB, dir string) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "sonevakt.db"), nil)
+	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "sonevakt.db"), nil)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

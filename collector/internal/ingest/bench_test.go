@@ -11,7 +11,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
@@ -79,7 +79,7 @@ func BenchmarkRawInsert(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "raw.db")
 	n := max(b.N*100, 100)
 	b.ResetTimer()
-	rate, err := sqlite.RawInsertRate(path, n, 100)
+	rate, err := sqlstore.RawInsertRate(path, n, 100)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/enroll"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/pki"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
@@ -25,7 +25,7 @@ import (
 type harness struct {
 	tb    testing.TB
 	ca    *pki.CA
-	st    *sqlite.DB
+	st    *sqlstore.DB
 	auth  *enroll.Authority
 	srv   *Server
 	addr  string
@@ -39,7 +39,7 @@ func newHarness(tb testing.TB) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "c.db"), slog.New(slog.DiscardHandler))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(dir, "c.db"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}

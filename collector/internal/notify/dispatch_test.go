@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 )
 
 // scriptedSender fails with the errors it is given, in turn, then succeeds.
@@ -134,7 +134,7 @@ func TestDispatcherGivesUpOnClock(t *testing.T) {
 // with who was told, by which channel and when, and in the audit log.
 func TestNoteNotification(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sonevakt.db"), nil)
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "sonevakt.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 	"github.com/sonevakt/sonevakt/pkg/pki"
 )
 
@@ -179,9 +179,9 @@ func newSMTP(t *testing.T, addr string, pool *x509.CertPool) *SMTPSender {
 	return s
 }
 
-func openOutbox(t *testing.T) *sqlite.Outbox {
+func openOutbox(t *testing.T) *sqlstore.Outbox {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sonevakt.db"), nil)
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "sonevakt.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func runDispatcher(t *testing.T, d *Dispatcher) {
 func fastBackoff(int) time.Duration { return 20 * time.Millisecond }
 
 // waitEntry polls the outbox entry id until cond holds.
-func waitEntry(t *testing.T, ob *sqlite.Outbox, id string, cond func(Pending) bool) Pending {
+func waitEntry(t *testing.T, ob *sqlstore.Outbox, id string, cond func(Pending) bool) Pending {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -1,7 +1,8 @@
 // Package store opens the collector's store from a DSN and hands back a
-// model.Store. The drivers live below it: sqlite/ (embedded, the default) and,
-// later, postgres/; storetest/ is the conformance suite both must pass. The
-// interfaces and error kinds themselves live in model.
+// model.Store. The store itself is sqlstore/, one implementation for two SQL
+// dialects: SQLite (embedded, the default) and PostgreSQL; storetest/ is the
+// conformance suite both pass. The interfaces and error kinds themselves live
+// in model.
 package store
 
 import (
@@ -12,14 +13,14 @@ import (
 	"strings"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
-	"github.com/sonevakt/sonevakt/collector/internal/store/sqlite"
+	"github.com/sonevakt/sonevakt/collector/internal/store/sqlstore"
 )
 
 // Open opens the store that dsn names:
 //
 //	sqlite:/var/lib/sonevakt/sonevakt.db   SQLite file (sqlite:///abs/path works too)
 //	/var/lib/sonevakt/sonevakt.db          a plain path ending in .db: SQLite
-//	postgres://user@host/db                PostgreSQL (not built yet)
+//	postgres://user@host/db                PostgreSQL (also postgresql://…)
 func Open(ctx context.Context, dsn string, logger *slog.Logger) (model.Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -30,13 +31,17 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (model.Store, er
 	}
 	switch kind {
 	case "sqlite":
-		db, err := sqlite.Open(ctx, path, logger.With("driver", "sqlite"))
+		db, err := sqlstore.OpenSQLite(ctx, path, logger.With("driver", "sqlite"))
 		if err != nil {
 			return nil, err
 		}
 		return db, nil
 	default: // "postgres"
-		return nil, fmt.Errorf("open store %s: postgres store not built yet; use sqlite:PATH", redact(dsn))
+		db, err := sqlstore.OpenPostgres(ctx, dsn, logger.With("driver", "postgres"))
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
 	}
 }
 

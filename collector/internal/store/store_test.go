@@ -30,10 +30,11 @@ func TestOpenSQLite(t *testing.T) {
 	}
 }
 
-func TestOpenPostgresNotBuilt(t *testing.T) {
-	_, err := Open(t.Context(), "postgres://sonevakt:hunter2@db.example/sonevakt", nil)
-	if err == nil || !strings.Contains(err.Error(), "postgres store not built yet") {
-		t.Fatalf("Open(postgres://…) = %v, want \"postgres store not built yet\"", err)
+func TestOpenPostgresUnreachable(t *testing.T) {
+	// Port 1 on loopback: refused at once, no DNS, no waiting.
+	_, err := Open(t.Context(), "postgres://sonevakt:hunter2@127.0.0.1:1/sonevakt?connect_timeout=2", nil)
+	if err == nil || !strings.Contains(err.Error(), "open postgres store postgres://sonevakt@127.0.0.1:1/sonevakt") {
+		t.Fatalf("Open(postgres://…) = %v, want an error naming the server without its password", err)
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %q shows the password", err)

@@ -76,6 +76,10 @@ type HubOptions struct {
 	MaxSubscribers int           // DefaultLiveSubscribers
 	Gap            time.Duration // least time between two events to one subscriber; DefaultLiveGap
 	Heartbeat      time.Duration // comment line on an idle stream; DefaultLiveHeartbeat
+	// Relay, if set, hears the topics of every Publish, to pass them on to
+	// the other collector replicas sharing the store; they come back in
+	// through PublishRemote there. It is called inline and must not block.
+	Relay func(topics []string)
 }
 
 // Hub fans change topics out to the open event streams. Publish never
@@ -127,6 +131,29 @@ func (h *Hub) Publish(topics ...string) {
 	if b == 0 {
 		return
 	}
+	if h.opts.Relay != nil {
+		h.opts.Relay(b.names())
+	}
+	h.publish(b)
+}
+
+// PublishRemote publishes topics that changed on another replica: like
+// Publish, but not relayed again. "*" stands for every topic (the relay
+// says so when it may have missed something).
+func (h *Hub) PublishRemote(topics ...string) {
+	if h == nil {
+		return
+	}
+	b := topicsOf(topics)
+	if slices.Contains(topics, "*") {
+		b = allTopics
+	}
+	if b != 0 {
+		h.publish(b)
+	}
+}
+
+func (h *Hub) publish(b topicSet) {
 	h.changes.Add(1)
 	for _, s := range *h.subs.Load() {
 		m := b & s.allowed
