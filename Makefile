@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/sonevakt/sonevakt/pkg/buildinfo.Version=$(VERSION) -X github.com/sonevakt/sonevakt/pkg/buildinfo.Commit=$(COMMIT)
 BIN      := bin
-FUZZTIME ?= 10s
+FUZZTIME ?=
 
 # mkfs tools live in /usr/sbin, which a non-login shell may lack.
 export PATH := $(PATH):/usr/sbin:/sbin
@@ -37,14 +37,9 @@ cross:
 	GOOS=windows GOARCH=arm64 $(GO) build -o /dev/null ./agent/cmd/sonevakt-agent ./collector/cmd/sonevakt-collector
 	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./agent/cmd/sonevakt-agent ./collector/cmd/sonevakt-collector
 
+# Every fuzz target, by execution count (scripts/fuzz.sh); FUZZTIME=10m fuzzes each that long instead.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./pkg/wire
-	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./agent/internal/sensor/media/fsprobe
-	$(GO) test -run '^$$' -fuzz FuzzReadRootFile -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/media/fsprobe
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5s ./agent/internal/sensor/media/uevent
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 5s -fuzzminimizetime 200x ./pkg/zone
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/traffic
-	$(GO) test -run '^$$' -fuzz FuzzObserve -fuzztime 5s -fuzzminimizetime 200x ./agent/internal/sensor/traffic
+	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' scripts/fuzz.sh
 
 test: test-deps vet cross
 	$(GO) test -race -count=1 -timeout 20m ./...

@@ -184,6 +184,9 @@ func DecodePayload(t FrameType, payload []byte, v any) error {
 		if len(b.Records) == 0 {
 			return Errorf(CodeMalformed, "empty batch")
 		}
+		if len(b.Records) > MaxBatchCount {
+			return Errorf(CodeBatchTooLarge, "batch of %d records, limit %d", len(b.Records), MaxBatchCount)
+		}
 		var prev uint64
 		for _, r := range b.Records {
 			if err := r.Check(); err != nil {

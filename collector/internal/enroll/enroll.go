@@ -293,9 +293,46 @@ func (a *Authority) ServerTLS(names []string) (*tls.Config, error) {
 			Certificate: [][]byte{der, a.ca.Cert.Raw}, // the CA travels so agents can match their pin
 			PrivateKey:  key,
 		}},
-		ClientAuth: tls.VerifyClientCertIfGiven,
+		// The client certificate, when given, is verified by verifyClient
+		// with crypto/tls's own rules (VerifyClientCertIfGiven) so that a
+		// refused one, expired or of another CA, is named in the log: a
+		// failed handshake never reaches the listener.
+		ClientAuth: tls.RequestClientCert,
 		ClientCAs:  pool,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			return a.verifyClient(raw, pool)
+		},
 	}, nil
+}
+
+// verifyClient verifies a client certificate chain against the CA for
+// client authentication, as crypto/tls does, and logs a refusal with the
+// agent id, subject and issuer the certificate claims.
+func (a *Authority) verifyClient(raw [][]byte, roots *x509.CertPool) error {
+	if len(raw) == 0 {
+		return nil // enrollment: no certificate
+	}
+	certs := make([]*x509.Certificate, len(raw))
+	for i, b := range raw {
+		c, err := x509.ParseCertificate(b)
+		if err != nil {
+			a.log.Warn("agent certificate refused", "err", fmt.Errorf("parse certificate %d: %w", i, err))
+			return fmt.Errorf("client certificate %d: %w", i, err)
+		}
+		certs[i] = c
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool(), CurrentTime: a.now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		id, _ := pki.AgentID(certs[0])
+		a.log.Warn("agent certificate refused", "agent", id, "subject", certs[0].Subject.String(),
+			"issuer", certs[0].Issuer.String(), "not_after", certs[0].NotAfter.UTC().Format(time.RFC3339), "err", err)
+		return err
+	}
+	return nil
 }
 
 func (a *Authority) audit(ctx context.Context, actor, action, subject string, detail map[string]any) {

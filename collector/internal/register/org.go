@@ -252,6 +252,45 @@ func ParseUnitsCSV(r io.Reader, opts ParseOptions, held model.Org) ([]model.Unit
 			rep.addf(lines[i], "the parent chain %s is a cycle", c)
 		}
 	}
+	// A unit whose parent is only in this file, on lines that all have a
+	// problem, has a problem too: with ValidOnly the parent would not be
+	// imported. It passes down the parent chains.
+	heldUnit := make(map[string]bool, len(held.Units))
+	for _, u := range held.Units {
+		heldUnit[u.ID] = true
+	}
+	bad := make(map[int]bool, len(rep.Problems))
+	for _, p := range rep.Problems {
+		bad[p.Line] = true
+	}
+	children := make(map[string][]int)
+	good := make(map[string]int) // lines without a problem, by unit id
+	var queue []int              // units with a problem, to pass it on
+	for i, u := range units {
+		if u.Parent != "" && !heldUnit[u.Parent] {
+			children[u.Parent] = append(children[u.Parent], i)
+		}
+		if bad[lines[i]] {
+			queue = append(queue, i)
+		} else {
+			good[u.ID]++
+		}
+	}
+	for len(queue) > 0 {
+		p := units[queue[0]]
+		queue = queue[1:]
+		if good[p.ID] > 0 {
+			continue
+		}
+		for _, c := range children[p.ID] {
+			if !bad[lines[c]] {
+				rep.addf(lines[c], "parent %q has a problem on its line", p.ID)
+				bad[lines[c]] = true
+				good[units[c].ID]--
+				queue = append(queue, c)
+			}
+		}
+	}
 	return finish(units, lines, &rep, opts), rep, nil
 }
 
