@@ -1,7 +1,9 @@
 // Package ingest is the collector's agent listener: it accepts QUIC connections
-// (mutual TLS once enrolled), maps the client certificate to an agent id, serves
-// enrollment and renewal, pushes policy on the control stream, and stores each
-// batch in one transaction before acking it. Refusals travel as wire codes.
+// (mutual TLS once enrolled), and the same streams over TLS on TCP on the same
+// port number for agents whose UDP is blocked (pkg/transport); maps the client
+// certificate to an agent id, serves enrollment and renewal, pushes policy on
+// the control stream, and stores each batch in one transaction before acking
+// it. Refusals travel as wire codes over either transport.
 package ingest
 
 import (
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 
 	"github.com/sonevakt/sonevakt/collector/internal/enroll"
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/pkg/transport"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
@@ -54,6 +58,16 @@ type Config struct {
 	ResetKey *[32]byte
 	// OnCommit, if set, is called after every committed batch (live updates).
 	OnCommit func(agentID string, res model.IngestResult)
+	// OnHealth, if set, is called after a committed batch with each of its
+	// health records, in seq order (rule spool-dropped).
+	OnHealth func(agentID string, seq uint64, at time.Time, h wire.Health)
+	// MaxConnsPerAgent bounds the connections one agent holds at once, over
+	// both transports; a newer one closes the oldest. Default 4.
+	MaxConnsPerAgent int
+	// NoTCP turns the TLS/TCP fallback listener off.
+	NoTCP bool
+	// Mux tunes the TCP transport (keep-alive, idle timeout); tests shorten it.
+	Mux transport.MuxOptions
 }
 
 // Server serves agents.
@@ -62,9 +76,13 @@ type Server struct {
 	log  *slog.Logger
 	ln   *quic.Listener
 	tr   *quic.Transport
+	uc   *net.UDPConn
+	tcp  *transport.TCPListener
 	wg   sync.WaitGroup
 	mu   sync.Mutex
-	conn map[*quic.Conn]struct{}
+	conn map[transport.Conn]struct{}
+	// agents lists each agent's connections, oldest first.
+	agents map[string][]transport.Conn
 	// policyCh is closed (and replaced) when the policy changes, waking every
 	// control stream to push it at once instead of at its next poll.
 	policyCh chan struct{}
@@ -95,27 +113,41 @@ func New(cfg Config) *Server {
 	if cfg.PolicyPoll == 0 {
 		cfg.PolicyPoll = 10 * time.Second
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, conn: map[*quic.Conn]struct{}{}, policyCh: make(chan struct{})}
+	if cfg.MaxConnsPerAgent == 0 {
+		cfg.MaxConnsPerAgent = 4
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, conn: map[transport.Conn]struct{}{}, agents: map[string][]transport.Conn{}, policyCh: make(chan struct{})}
 }
 
 // QUICConfig is the transport configuration both sides use.
-func QUICConfig() *quic.Config {
-	return &quic.Config{
-		KeepAlivePeriod:       wire.KeepAlivePeriod,
-		MaxIdleTimeout:        wire.MaxIdleTimeout,
-		HandshakeIdleTimeout:  10 * time.Second,
-		MaxIncomingStreams:    256,
-		MaxIncomingUniStreams: -1,
-	}
-}
+func QUICConfig() *quic.Config { return transport.QUICConfig() }
 
-// Listen binds the UDP address; Addr then reports the bound port.
+// Listen binds the UDP address, and the same port on TCP for the TLS
+// fallback; Addr then reports the bound port. With port 0 it looks for a
+// port free on both.
 //
 // The transport sends stateless resets with a key derived from the CA key, so
 // after a restart (or on another replica sharing the CA) packets of connections
 // the process no longer knows are answered with a reset: agents notice at once
 // and reconnect instead of waiting for their idle timeout.
 func (s *Server) Listen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	tries := 1
+	if port == "0" {
+		tries = 20
+	}
+	for i := 0; ; i++ {
+		err = s.listen(addr, host)
+		if err == nil || i+1 >= tries {
+			return err
+		}
+	}
+}
+
+func (s *Server) listen(addr, host string) error {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return fmt.Errorf("listen quic %s: %w", addr, err)
@@ -134,12 +166,32 @@ func (s *Server) Listen(addr string) error {
 		uc.Close()
 		return fmt.Errorf("listen quic %s: %w", addr, err)
 	}
-	s.ln, s.tr = ln, tr
+	if !s.cfg.NoTCP {
+		// The same port number on TCP, whatever port UDP got.
+		taddr := net.JoinHostPort(host, strconv.Itoa(uc.LocalAddr().(*net.UDPAddr).Port))
+		tl, err := transport.ListenTCP(taddr, s.cfg.TLS, s.cfg.Mux, s.log.With("transport", transport.TCP))
+		if err != nil {
+			ln.Close()
+			tr.Close()
+			uc.Close()
+			return fmt.Errorf("listen tls/tcp %s (fallback for agents without UDP): %w", taddr, err)
+		}
+		s.tcp = tl
+	}
+	s.ln, s.tr, s.uc = ln, tr, uc
 	return nil
 }
 
 // Addr returns the bound address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// TCPAddr returns the bound TCP address of the fallback, nil with NoTCP.
+func (s *Server) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
 
 // Serve accepts connections until ctx is done, then closes every connection with
 // CodeShuttingDown and waits for handlers to finish.
@@ -150,57 +202,137 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
 		s.ln.Close()
+		if s.tcp != nil {
+			s.tcp.Close()
+		}
 	}()
+	errc := make(chan error, 1)
+	tcpDone := make(chan struct{})
+	if s.tcp == nil {
+		close(tcpDone)
+	} else {
+		go func() {
+			defer close(tcpDone)
+			for {
+				c, err := s.tcp.Accept(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						errc <- fmt.Errorf("accept tls/tcp: %w", err)
+					}
+					return
+				}
+				s.goServe(ctx, c)
+			}
+		}()
+	}
 	for {
 		c, err := s.ln.Accept(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				if s.tcp != nil {
+					s.tcp.Close()
+				}
+				<-tcpDone // no connection is added once shutdown waits
 				s.shutdown()
 				s.tr.Close()
+				s.uc.Close() // quic-go leaves a socket it was given open
 				return nil
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.serveConn(ctx, c)
-		}()
+		select {
+		case err := <-errc:
+			return err
+		default:
+		}
+		s.goServe(ctx, transport.WrapQUIC(c))
 	}
 }
 
+func (s *Server) goServe(ctx context.Context, c transport.Conn) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.serveConn(ctx, c)
+	}()
+}
+
 func (s *Server) shutdown() {
+	if s.tcp != nil {
+		s.tcp.Close()
+	}
 	s.mu.Lock()
 	for c := range s.conn {
-		c.CloseWithError(quic.ApplicationErrorCode(wire.CodeShuttingDown), "collector shutting down")
+		c.CloseWithError(wire.CodeShuttingDown, "collector shutting down")
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
 }
 
-func (s *Server) serveConn(ctx context.Context, c *quic.Conn) {
+// track registers a connection (of an agent, when agentID is set) and closes
+// the agent's oldest connections beyond MaxConnsPerAgent. It returns the
+// function that forgets the connection.
+func (s *Server) track(c transport.Conn, agentID string, log *slog.Logger) func() {
 	s.mu.Lock()
 	s.conn[c] = struct{}{}
+	var old []transport.Conn
+	if agentID != "" {
+		cs := append(s.agents[agentID], c)
+		if n := len(cs) - s.cfg.MaxConnsPerAgent; n > 0 {
+			old, cs = append(old, cs[:n]...), cs[n:]
+		}
+		s.agents[agentID] = cs
+	}
 	s.mu.Unlock()
-	defer func() {
+	for _, o := range old {
+		log.Info("agent opened more connections than allowed; closing its oldest", "max", s.cfg.MaxConnsPerAgent, "closed_transport", o.Transport())
+		o.CloseWithError(wire.CodeOK, "replaced by a newer connection of the same agent")
+	}
+	return func() {
 		s.mu.Lock()
 		delete(s.conn, c)
+		if agentID != "" {
+			cs := s.agents[agentID]
+			for i, x := range cs {
+				if x == c {
+					cs = append(cs[:i:i], cs[i+1:]...)
+					break
+				}
+			}
+			if len(cs) == 0 {
+				delete(s.agents, agentID)
+			} else {
+				s.agents[agentID] = cs
+			}
+		}
 		s.mu.Unlock()
-	}()
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c transport.Conn) {
 	remote := c.RemoteAddr()
-	log := s.log.With("remote", remote.String())
-	peer := c.ConnectionState().TLS.PeerCertificates
+	log := s.log.With("remote", remote.String(), "transport", c.Transport())
+	peer := c.PeerCertificates()
 	var agent *model.Agent
 	if len(peer) > 0 {
 		ag, err := s.cfg.Authority.Check(ctx, peer[0])
 		if err != nil {
 			code := wire.CodeOf(err)
 			log.Warn("agent refused", "err", err)
-			c.CloseWithError(quic.ApplicationErrorCode(code), err.Error())
+			c.CloseWithError(code, err.Error())
 			return
 		}
 		agent = &ag
 		log = log.With("agent", ag.ID)
+	}
+	id := ""
+	if agent != nil {
+		id = agent.ID
+	}
+	defer s.track(c, id, log)()
+	if ctx.Err() != nil {
+		c.CloseWithError(wire.CodeShuttingDown, "collector shutting down")
+		return
 	}
 	for {
 		st, err := c.AcceptStream(ctx)
@@ -217,16 +349,22 @@ func (s *Server) serveConn(ctx context.Context, c *quic.Conn) {
 
 // closeConn closes the connection a stream context belongs to.
 func (s *Server) closeConn(ctx context.Context, code wire.Code, err error) {
-	if c, ok := ctx.Value(connKey{}).(*quic.Conn); ok {
-		c.CloseWithError(quic.ApplicationErrorCode(code), err.Error())
+	if c, ok := ctx.Value(connKey{}).(transport.Conn); ok {
+		c.CloseWithError(code, err.Error())
 	}
 }
 
 type connKey struct{}
 
-func (s *Server) serveStream(ctx context.Context, st *quic.Stream, agent *model.Agent, remote net.Addr, log *slog.Logger) {
+// firstFrameTimeout bounds the wait for a stream's first frame, on both
+// transports, so that streams opened and left silent do not pile up.
+const firstFrameTimeout = wire.MaxIdleTimeout
+
+func (s *Server) serveStream(ctx context.Context, st transport.Stream, agent *model.Agent, remote net.Addr, log *slog.Logger) {
 	defer st.Close()
+	_ = st.SetReadDeadline(time.Now().Add(firstFrameTimeout))
 	t, payload, err := wire.ReadFrame(st)
+	_ = st.SetReadDeadline(time.Time{})
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
 			s.refuse(st, err, log)
@@ -295,7 +433,7 @@ func (s *Server) serveStream(ctx context.Context, st *quic.Stream, agent *model.
 
 // refuse tells the peer why with an error frame, then resets the stream with the
 // code. Internal details stay in our log.
-func (s *Server) refuse(st *quic.Stream, err error, log *slog.Logger) {
+func (s *Server) refuse(st transport.Stream, err error, log *slog.Logger) {
 	var we *wire.Error
 	if !errors.As(err, &we) {
 		log.Error("stream failed", "err", err)
@@ -307,13 +445,22 @@ func (s *Server) refuse(st *quic.Stream, err error, log *slog.Logger) {
 		log.Info("request refused", "code", we.Code.String(), "err", we.Message)
 	}
 	_ = wire.WriteError(st, we)
-	st.CancelRead(quic.StreamErrorCode(we.Code))
+	st.CancelRead(we.Code)
 }
 
 func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b wire.Batch, log *slog.Logger) (wire.Ack, error) {
 	ib := model.IngestBatch{AgentID: agentID, Addr: remote.String(), ReceivedAt: s.cfg.Now(), Records: b.Records}
+	var healths []wire.Record
+	var skew time.Duration // the largest |observed_at - received_at| of the batch
 	for _, r := range b.Records {
+		if d := r.Time().Sub(ib.ReceivedAt).Abs(); d > skew {
+			skew = d
+		}
 		switch r.Kind {
+		case wire.KindHealth:
+			if s.cfg.OnHealth != nil {
+				healths = append(healths, r)
+			}
 		case wire.KindInventory:
 			var inv wire.Inventory
 			if err := r.DecodeBody(&inv); err != nil {
@@ -322,32 +469,32 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 				log.Warn("inventory body not decodable; stored raw", "seq", r.Seq, "err", err)
 				continue
 			}
-			if inv.Host != nil && (ib.Facts == nil || r.Time().After(ib.FactsAt)) {
-				ib.Facts, ib.FactsAt = inv.Host, r.Time()
+			if inv.Host != nil && (ib.Facts == nil || observedAt(r, ib.ReceivedAt).After(ib.FactsAt)) {
+				ib.Facts, ib.FactsAt = inv.Host, observedAt(r, ib.ReceivedAt)
 			}
 			// In seq order: the batch's records are checked to increase.
-			ib.Inventories = append(ib.Inventories, model.InventoryRecord{Seq: r.Seq, At: r.Time(), Inv: inv})
+			ib.Inventories = append(ib.Inventories, model.InventoryRecord{Seq: r.Seq, At: observedAt(r, ib.ReceivedAt), Inv: inv})
 		case wire.KindMedia:
 			var ev wire.MediaEvent
 			if err := r.DecodeBody(&ev); err != nil {
 				log.Warn("media body not decodable; stored raw", "seq", r.Seq, "err", err)
 				continue
 			}
-			ib.Media = append(ib.Media, model.MediaRecord{Seq: r.Seq, At: r.Time(), Event: ev})
+			ib.Media = append(ib.Media, model.MediaRecord{Seq: r.Seq, At: observedAt(r, ib.ReceivedAt), Event: ev})
 		case wire.KindFlows:
 			var fl wire.Flows
 			if err := r.DecodeBody(&fl); err != nil {
 				log.Warn("flows body not decodable; stored raw", "seq", r.Seq, "err", err)
 				continue
 			}
-			ib.Flows = append(ib.Flows, model.FlowRecord{Seq: r.Seq, At: r.Time(), Flows: fl})
+			ib.Flows = append(ib.Flows, model.FlowRecord{Seq: r.Seq, At: observedAt(r, ib.ReceivedAt), Flows: fl})
 		case wire.KindNeighbours:
 			var nb wire.Neighbours
 			if err := r.DecodeBody(&nb); err != nil {
 				log.Warn("neighbours body not decodable; stored raw", "seq", r.Seq, "err", err)
 				continue
 			}
-			ib.Neighbours = append(ib.Neighbours, model.NeighbourRecord{Seq: r.Seq, At: r.Time(), Neighbours: nb})
+			ib.Neighbours = append(ib.Neighbours, model.NeighbourRecord{Seq: r.Seq, At: observedAt(r, ib.ReceivedAt), Neighbours: nb})
 		case wire.KindHello:
 			var h wire.Hello
 			if err := r.DecodeBody(&h); err != nil {
@@ -356,6 +503,10 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 			}
 			ib.Hello = &h
 		}
+	}
+	if skew > clockWarn {
+		log.Warn("agent and collector clocks differ; records observed past receipt are filed at receipt", "skew", skew.Round(time.Second),
+			"received_at", ib.ReceivedAt.UTC().Format(time.RFC3339))
 	}
 	s.fault(FaultHoldCommit, agentID, b)
 	res, err := s.cfg.Store.Ingest(ctx, ib)
@@ -369,7 +520,42 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 	if s.cfg.OnCommit != nil {
 		s.cfg.OnCommit(agentID, res)
 	}
+	for _, r := range healths {
+		var h wire.Health
+		if err := r.DecodeBody(&h); err != nil {
+			log.Warn("health body not decodable; stored raw", "seq", r.Seq, "err", err)
+			continue
+		}
+		s.cfg.OnHealth(agentID, r.Seq, observedAt(r, ib.ReceivedAt), h)
+	}
 	return wire.Ack{MaxSeq: res.MaxSeq, Stored: res.Inserted, InventoryHash: res.InventoryHash, InventoryFull: res.InventoryFull}, nil
+}
+
+// Clock skew between agents and the collector (issue 10, "clocks off by
+// hours"): the store keeps each record's observed_at as the agent sent it
+// (the raw record is evidence) beside received_at from the collector's
+// clock, but the projections (facts, inventories, media events, flows,
+// neighbours, health for the rules) are filed by observedAt.
+const (
+	// maxAhead is how far past its receipt a record may say it was
+	// observed; clocks a few minutes apart are normal.
+	maxAhead = 5 * time.Minute
+	// clockWarn is the skew at which a batch is logged as coming from an
+	// agent (or to a collector) whose clock is off.
+	clockWarn = time.Hour
+)
+
+// observedAt is when ingest files a record's projections: its observed_at,
+// but the collector's receipt when that lies more than maxAhead in the
+// future. A clock hours ahead that is later corrected would otherwise freeze
+// a host's facts (replaced only by newer observations) and date events
+// after everything real; the past is kept (records spooled offline are
+// old), however far, as the agent said it.
+func observedAt(r wire.Record, received time.Time) time.Time {
+	if at := r.Time(); !at.After(received.Add(maxAhead)) {
+		return at
+	}
+	return received
 }
 
 // fault blocks forever at the named point when that fault is configured, after
@@ -385,7 +571,7 @@ func (s *Server) fault(at Fault, agentID string, b wire.Batch) {
 
 // control serves a control stream: the current policy at once, then every newer
 // one until the stream or connection ends.
-func (s *Server) control(ctx context.Context, st *quic.Stream, agentID string, h wire.Hello, log *slog.Logger) {
+func (s *Server) control(ctx context.Context, st transport.Stream, agentID string, h wire.Hello, log *slog.Logger) {
 	log.Info("agent connected", "version", h.AgentVersion, "hostname", h.Hostname, "policy", h.PolicyVersion)
 	acks := make(chan uint64, 1)
 	go func() {
