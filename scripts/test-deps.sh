@@ -35,6 +35,7 @@ needs=(
   # a real server for the PostgreSQL store's tests (internal/pgtest runs /usr/lib/postgresql/<ver>/bin/*);
   # pg_ctlcluster (postgresql-common) comes with every server version's package, at one path
   "/usr/bin/pg_ctlcluster postgresql"
+  "nft nftables"                              # blocks UDP in a network namespace for the TCP fallback test (e2e/fallback_test.go)
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer

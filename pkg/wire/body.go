@@ -23,14 +23,30 @@ type Health struct {
 	Uptime        int64          `cbor:"7,keyasint"` // seconds since the agent started
 	Sensors       []SensorStatus `cbor:"8,keyasint,omitempty"`
 	PolicyVersion uint64         `cbor:"9,keyasint,omitempty"`
+	// The resource guard's view (agent config "guard"): budgets, the Go heap,
+	// and what was over budget in the guard's last window ("cpu", "memory").
+	CPUBudget    float64  `cbor:"10,keyasint,omitempty"` // percent of one core; 0 = none
+	MemoryBudget uint64   `cbor:"11,keyasint,omitempty"` // RSS bytes; 0 = none
+	HeapBytes    uint64   `cbor:"12,keyasint,omitempty"` // live Go heap objects
+	OverBudget   []string `cbor:"13,keyasint,omitempty"`
+	// Transport is how the agent reaches the collector right now: "quic", or
+	// "tcp" (the TLS fallback where UDP is blocked); empty while offline.
+	Transport string `cbor:"14,keyasint,omitempty"`
 }
 
 // SensorStatus is one sensor's state inside Health.
 type SensorStatus struct {
 	Name    string `cbor:"1,keyasint"`
-	State   string `cbor:"2,keyasint"` // running, stopped, failed, unsupported
+	State   string `cbor:"2,keyasint"` // running, throttled, stopped, failed, unsupported
 	Error   string `cbor:"3,keyasint,omitempty"`
 	Records uint64 `cbor:"4,keyasint,omitempty"`
+	// Slowdown is the factor the resource guard stretches a throttled
+	// sensor's interval by, and Reason says why (which budget, how far over).
+	Slowdown int    `cbor:"5,keyasint,omitempty"`
+	Reason   string `cbor:"6,keyasint,omitempty"`
+	// CPUPercent is the CPU its rounds took in the guard's last window, in
+	// percent of one core (sensors that run in rounds only).
+	CPUPercent float64 `cbor:"7,keyasint,omitempty"`
 }
 
 // Host holds the facts about one machine.

@@ -12,11 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sonevakt/sonevakt/agent/internal/config"
+	"github.com/sonevakt/sonevakt/agent/internal/guard"
 	"github.com/sonevakt/sonevakt/agent/internal/identity"
 	"github.com/sonevakt/sonevakt/agent/internal/sensor"
 	"github.com/sonevakt/sonevakt/agent/internal/spool"
@@ -36,6 +39,7 @@ type App struct {
 	id      *identity.Identity
 	spool   *spool.Spool
 	up      *uplink.Client
+	guard   *guard.Guard
 	policy  atomic.Pointer[wire.Policy]
 	lastAck atomic.Pointer[wire.Ack]
 	started time.Time
@@ -69,7 +73,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, id: id, spool: sp, sensors: map[string]*sensorState{}}
+	a := &App{cfg: cfg, log: log, id: id, spool: sp, sensors: map[string]*sensorState{}, guard: newGuard(cfg, log)}
 	p := DefaultPolicy
 	if saved, err := loadPolicy(cfg.DataDir); err == nil {
 		p = saved
@@ -80,9 +84,20 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.up = uplink.New(uplink.Config{
 		Identity: id, Addr: cfg.Collector, Spool: sp, Logger: log.With("part", "uplink"),
 		Hello: a.hello, OnPolicy: a.setPolicy,
-		OnAck: func(ack wire.Ack) { a.lastAck.Store(&ack) },
+		OnAck:     func(ack wire.Ack) { a.lastAck.Store(&ack) },
+		Transport: cfg.Uplink.Transport, QUICTimeout: cfg.Uplink.QUICTimeout, ProbeInterval: cfg.Uplink.QUICProbe,
 	})
 	return a, nil
+}
+
+// newGuard returns the resource guard with the config's budgets and the
+// process's real probes.
+func newGuard(cfg config.Config, log *slog.Logger) *guard.Guard {
+	g := cfg.Guard
+	return guard.New(guard.Config{
+		CPUPercent: g.CPUPercent, SensorCPUPercent: g.SensorCPUPercent, MemoryBytes: uint64(max(g.MemoryMB, 0)) << 20,
+		Window: g.Window, MaxSlowdown: g.MaxSlowdown,
+	}, guard.Probes{ProcessCPU: processCPU, RSS: processRSS, Heap: heapBytes}, log.With("part", "guard"))
 }
 
 // Policy returns the policy in force, with the config's interval overrides.
@@ -177,54 +192,65 @@ func (a *App) Start() error {
 			}
 			return wire.Ack{}
 		},
-		LastSeq: func() uint64 { return a.spool.Stats().NextSeq - 1 },
+		LastSeq:   func() uint64 { return a.spool.Stats().NextSeq - 1 },
+		Collector: a.up.Addr(),
 	}
 	for _, reg := range sensor.All() {
 		on := reg.DefaultEnabled
 		if v, ok := a.cfg.Sensors[reg.Name]; ok {
 			on = v
 		}
-		if !on {
-			continue
+		if on {
+			a.startSensor(ctx, &wg, reg, env)
 		}
-		st := &sensorState{state: "running"}
-		a.mu.Lock()
-		a.sensors[reg.Name] = st
-		a.mu.Unlock()
-		env.Logger = a.log.With("sensor", reg.Name)
-		env.StateDir = filepath.Join(a.cfg.DataDir, "sensor", reg.Name)
-		env.Options = a.cfg.SensorOptions[reg.Name]
-		env.Collector = a.up.Addr()
-		if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
-			a.setSensor(reg.Name, "failed", err)
-			a.log.Error("sensor not started", "sensor", reg.Name, "err", err)
-			continue
-		}
-		s, err := reg.New(env)
-		if err != nil {
-			a.setSensor(reg.Name, "failed", err)
-			a.log.Error("sensor not started", "sensor", reg.Name, "err", err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := s.Name()
-			err := s.Run(ctx, func(r wire.Record) { a.emit(name, r) })
-			if err != nil && ctx.Err() == nil {
-				a.setSensor(name, "failed", err)
-				a.log.Error("sensor stopped", "sensor", name, "err", err)
-				return
-			}
-			a.setSensor(name, "stopped", nil)
-		}()
 	}
+	if lim, ok := a.guard.LimitMemory(); ok {
+		a.log.Debug("Go memory limit set from the memory budget", "limit_bytes", lim)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.guard.Run(ctx.Done()) }()
 	wg.Add(2)
 	go func() { defer wg.Done(); a.healthLoop(ctx) }()
 	go func() { defer wg.Done(); _ = a.up.Run(ctx) }()
 	go func() { wg.Wait(); close(a.done) }()
 	a.log.Info("agent started", "agent", a.id.AgentID, "version", buildinfo.String(), "collector", a.up.Addr())
 	return nil
+}
+
+// startSensor creates one sensor with its own logger, state dir, options and
+// pacer, and runs it on wg.
+func (a *App) startSensor(ctx context.Context, wg *sync.WaitGroup, reg sensor.Registration, env sensor.Env) {
+	st := &sensorState{state: "running"}
+	a.mu.Lock()
+	a.sensors[reg.Name] = st
+	a.mu.Unlock()
+	env.Logger = a.log.With("sensor", reg.Name)
+	env.StateDir = filepath.Join(a.cfg.DataDir, "sensor", reg.Name)
+	env.Options = a.cfg.SensorOptions[reg.Name]
+	env.Pace = a.guard.Pacer(reg.Name)
+	if err := os.MkdirAll(env.StateDir, 0o700); err != nil {
+		a.setSensor(reg.Name, "failed", err)
+		a.log.Error("sensor not started", "sensor", reg.Name, "err", err)
+		return
+	}
+	s, err := reg.New(env)
+	if err != nil {
+		a.setSensor(reg.Name, "failed", err)
+		a.log.Error("sensor not started", "sensor", reg.Name, "err", err)
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		name := s.Name()
+		err := s.Run(ctx, func(r wire.Record) { a.emit(name, r) })
+		if err != nil && ctx.Err() == nil {
+			a.setSensor(name, "failed", err)
+			a.log.Error("sensor stopped", "sensor", name, "err", err)
+			return
+		}
+		a.setSensor(name, "stopped", nil)
+	}()
 }
 
 func (a *App) setSensor(name, state string, err error) {
@@ -294,7 +320,8 @@ func (a *App) healthLoop(ctx context.Context) {
 	}
 }
 
-// Health returns the agent's own state.
+// Health returns the agent's own state, with the resource guard's view:
+// budgets, and which sensors it slows.
 func (a *App) Health(cpuPercent float64) wire.Health {
 	ss := a.spool.Stats()
 	h := wire.Health{
@@ -302,10 +329,15 @@ func (a *App) Health(cpuPercent float64) wire.Health {
 		SpoolRecords: ss.Records, SpoolBytes: ss.Bytes, SpoolDropped: ss.Dropped,
 		Uptime: int64(time.Since(a.started) / time.Second), PolicyVersion: a.policy.Load().Version,
 	}
+	if a.up != nil {
+		h.Transport = a.up.Stats().Transport // quic, or tcp where UDP is blocked
+	}
 	a.mu.Lock()
 	for name, st := range a.sensors {
 		h.Sensors = append(h.Sensors, wire.SensorStatus{Name: name, State: st.state, Error: st.err, Records: st.records.Load()})
 	}
 	a.mu.Unlock()
+	slices.SortFunc(h.Sensors, func(x, y wire.SensorStatus) int { return strings.Compare(x.Name, y.Name) })
+	a.guard.Fill(&h)
 	return h
 }

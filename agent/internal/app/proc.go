@@ -2,6 +2,7 @@ package app
 
 import (
 	"os"
+	"runtime/metrics"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/process"
@@ -31,4 +32,14 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration((t.User + t.System) * float64(time.Second))
+}
+
+// heapBytes returns the bytes held by live and not yet swept Go heap objects.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }

@@ -20,6 +20,14 @@ func TestLoad(t *testing.T) {
 		{"bad type", "spool:\n  max_bytes: lots\n", "line 2"},
 		{"tiny spool", "spool:\n  max_bytes: 10\n", "spool.max_bytes"},
 		{"bad interval", "intervals:\n  health: 1ms\n", "intervals.health"},
+		{"guard", "guard:\n  cpu_percent: 2.5\n  sensor_cpu_percent: 1\n  memory_mb: 0\n  window: 10s\n  max_slowdown: 1\n", ""},
+		{"guard negative cpu", "guard:\n  cpu_percent: -1\n", "guard.cpu_percent"},
+		{"guard negative sensor cpu", "guard:\n  sensor_cpu_percent: -1\n", "guard.sensor_cpu_percent"},
+		{"guard tiny memory", "guard:\n  memory_mb: 4\n", "guard.memory_mb"},
+		{"guard short window", "guard:\n  window: 10ms\n", "guard.window"},
+		{"guard no slowdown", "guard:\n  max_slowdown: 0\n", "guard.max_slowdown"},
+		{"guard unknown key", "guard:\n  cpu: 5\n", "line 2"},
+		{"guard bad type", "guard:\n  memory_mb: much\n", "line 2"},
 	}
 	for _, tt := range tests {
 		p := filepath.Join(t.TempDir(), "agent.yaml")
@@ -36,6 +44,12 @@ func TestLoad(t *testing.T) {
 		if tt.name == "full" && (c.Intervals.Health != 200*time.Millisecond || c.Sensors["inventory"]) {
 			t.Errorf("full: got %+v", c)
 		}
+		if want := (Guard{CPUPercent: 2.5, SensorCPUPercent: 1, Window: 10 * time.Second, MaxSlowdown: 1}); tt.name == "guard" && c.Guard != want {
+			t.Errorf("guard: got %+v, want %+v", c.Guard, want)
+		}
+		if tt.name == "empty" && c.Guard != Default().Guard {
+			t.Errorf("empty: guard %+v, want the defaults %+v", c.Guard, Default().Guard)
+		}
 	}
 }
 
@@ -44,7 +58,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("configs/agent.yaml: %v", err)
 	}
-	if d := Default(); c.Spool.MaxBytes != d.Spool.MaxBytes || c.LogLevel != d.LogLevel {
+	if d := Default(); c.Spool.MaxBytes != d.Spool.MaxBytes || c.LogLevel != d.LogLevel || c.Guard != d.Guard {
 		t.Errorf("example config %+v does not show the defaults %+v", c, d)
 	}
 }

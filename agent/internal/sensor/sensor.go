@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
@@ -41,7 +42,35 @@ type Env struct {
 	// Options are the sensor's own settings from the agent config
 	// (sensor_options.<name>); a sensor refuses keys it does not know.
 	Options map[string]string
+	// Pace is the agent's resource guard; nil means none (see Pacer).
+	Pace Pace
 }
+
+// Pace is the agent's resource guard as a periodic sensor sees it. The
+// sensor brackets each round of collection with Begin and the function
+// Begin returns (on the same goroutine, without starting goroutines that do
+// the round's work), so that the round's CPU time is charged to the sensor,
+// and asks Interval for the wait before its next round: the interval it
+// would wait, stretched while the guard slows the sensor because it costs
+// more than its budget. Watchers that block on events need neither.
+type Pace interface {
+	Begin() (end func())
+	Interval(d time.Duration) time.Duration
+}
+
+// Pacer returns e.Pace, or a pace that measures nothing and stretches
+// nothing when the agent runs no guard (tests).
+func (e Env) Pacer() Pace {
+	if e.Pace == nil {
+		return noPace{}
+	}
+	return e.Pace
+}
+
+type noPace struct{}
+
+func (noPace) Begin() func()                          { return func() {} }
+func (noPace) Interval(d time.Duration) time.Duration { return d }
 
 // Factory creates a sensor.
 type Factory func(env Env) (Sensor, error)

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/quic-go/quic-go"
-
+	"github.com/sonevakt/sonevakt/pkg/transport"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
-// describe turns QUIC application errors carrying our codes into *wire.Error,
-// so callers and operators see the collector's reason by name.
+// describe turns connection closes and stream cancellations carrying our
+// codes, over QUIC or TCP, into *wire.Error, so callers and operators see the
+// collector's reason by name.
 func describe(err error) error {
 	if err == nil {
 		return nil
@@ -21,25 +21,20 @@ func describe(err error) error {
 	if errors.As(err, &we) {
 		return err
 	}
-	var ae *quic.ApplicationError
-	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode != 0 {
-		return &wire.Error{Code: wire.Code(ae.ErrorCode), Message: ae.ErrorMessage}
-	}
-	var se *quic.StreamError
-	if errors.As(err, &se) && se.Remote && se.ErrorCode != 0 {
-		return &wire.Error{Code: wire.Code(se.ErrorCode), Message: "stream reset by collector"}
+	if code, msg, conn, ok := transport.RemoteCode(err); ok {
+		if !conn {
+			msg = "stream reset by collector"
+		}
+		return &wire.Error{Code: code, Message: msg}
 	}
 	return err
 }
 
 // connErr prefers the connection's close reason (e.g. revoked) over the error
 // of the operation that noticed it.
-func connErr(conn *quic.Conn, err error) error {
-	if cause := context.Cause(conn.Context()); cause != nil {
-		var ae *quic.ApplicationError
-		if errors.As(cause, &ae) {
-			return cause
-		}
+func connErr(conn transport.Conn, err error) error {
+	if cause := context.Cause(conn.Context()); cause != nil && transport.IsConnClose(cause) {
+		return cause
 	}
 	return err
 }

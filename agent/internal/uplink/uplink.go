@@ -3,6 +3,13 @@
 // records in batches and commits them only when acked, receives and persists
 // policy on the control stream, and renews the certificate before it ages out.
 //
+// Where UDP is blocked (the QUIC handshake gets no answer within QUICTimeout)
+// the same streams run over TLS on TCP, on the same port (pkg/transport).
+// While on TCP the client tries QUIC again every ProbeInterval (jittered) and
+// moves back, between batches, as soon as it answers. Batches are leased,
+// acked and committed the same way on both, so a move loses and duplicates
+// nothing that was acked.
+//
 // Urgent records (removable media) also take an express lane: once spooled,
 // they are sent at once on their own stream, beside whatever bulk batch is in
 // flight, so a large inventory never delays them. The express ack commits
@@ -22,11 +29,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/sonevakt/sonevakt/agent/internal/identity"
 	"github.com/sonevakt/sonevakt/agent/internal/spool"
 	"github.com/sonevakt/sonevakt/pkg/pki"
+	"github.com/sonevakt/sonevakt/pkg/transport"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
@@ -50,6 +56,17 @@ type Config struct {
 	MinBackoff   time.Duration // default 1 s
 	MaxBackoff   time.Duration // default 5 min
 	AckTimeout   time.Duration // default 20 s
+	// Transport is TransportAuto (QUIC, TLS over TCP where UDP is blocked),
+	// TransportQUIC or TransportTCP.
+	Transport string
+	// QUICTimeout is how long a QUIC handshake may go unanswered before the
+	// client falls back to TCP; default 4 s.
+	QUICTimeout time.Duration
+	// ProbeInterval is how often the client tries QUIC again while on TCP
+	// (jittered by a quarter); default 5 min.
+	ProbeInterval time.Duration
+	// Mux tunes the TCP transport (keep-alive, idle timeout); tests shorten it.
+	Mux transport.MuxOptions
 }
 
 // Stats counts what the client did.
@@ -61,6 +78,11 @@ type Stats struct {
 	Reconnect uint64
 	Expressed uint64 // records sent ahead on the express lane (and again in bulk)
 	LastError string
+	// Transport is the transport of the current connection, "quic" or "tcp";
+	// empty while disconnected.
+	Transport string
+	Fallbacks uint64 // times the client fell back to TLS over TCP
+	Probes    uint64 // QUIC attempts made while on TCP
 }
 
 // Client is the uplink.
@@ -74,7 +96,17 @@ type Client struct {
 	refused   atomic.Uint64
 	reconnect atomic.Uint64
 	expressed atomic.Uint64
+	fallbacks atomic.Uint64
+	probes    atomic.Uint64
 	lastErr   atomic.Value
+	transport atomic.Value // string
+	// tcpUntil: until then sessions go straight to TCP (QUIC got no answer);
+	// only Run's goroutine uses it.
+	tcpUntil time.Time
+	// quicWorked: a QUIC connection succeeded before, so a silent handshake
+	// more likely means a busy or restarting collector than blocked UDP, and
+	// QUIC gets its full handshake timeout before the client falls back.
+	quicWorked bool
 
 	express chan wire.Record
 }
@@ -109,6 +141,12 @@ func New(cfg Config) *Client {
 	if cfg.AckTimeout == 0 {
 		cfg.AckTimeout = 20 * time.Second
 	}
+	if cfg.QUICTimeout == 0 {
+		cfg.QUICTimeout = DefaultQUICTimeout
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
 	if cfg.Hello == nil {
 		cfg.Hello = func() wire.Hello { return wire.Hello{Version: wire.Version} }
 	}
@@ -128,7 +166,7 @@ func (c *Client) Express(r wire.Record) {
 // expressLoop sends express records on their own streams while the
 // connection lasts. Errors are only logged: the bulk lane delivers the same
 // records with the usual guarantees.
-func (c *Client) expressLoop(ctx context.Context, conn *quic.Conn) {
+func (c *Client) expressLoop(ctx context.Context, conn transport.Conn) {
 	for {
 		var recs []wire.Record
 		select {
@@ -160,29 +198,40 @@ func (c *Client) expressLoop(ctx context.Context, conn *quic.Conn) {
 
 // Stats returns counters.
 func (c *Client) Stats() Stats {
-	s := Stats{Connected: c.connected.Load(), Batches: c.batches.Load(), Acked: c.acked.Load(), Refused: c.refused.Load(), Reconnect: c.reconnect.Load(), Expressed: c.expressed.Load()}
+	s := Stats{
+		Connected: c.connected.Load(), Batches: c.batches.Load(), Acked: c.acked.Load(), Refused: c.refused.Load(),
+		Reconnect: c.reconnect.Load(), Expressed: c.expressed.Load(), Fallbacks: c.fallbacks.Load(), Probes: c.probes.Load(),
+	}
 	if e, ok := c.lastErr.Load().(string); ok {
 		s.LastError = e
 	}
-	return s
-}
-
-func quicConfig() *quic.Config {
-	return &quic.Config{
-		KeepAlivePeriod:      wire.KeepAlivePeriod,
-		MaxIdleTimeout:       wire.MaxIdleTimeout,
-		HandshakeIdleTimeout: 10 * time.Second,
+	if t, ok := c.transport.Load().(string); ok {
+		s.Transport = t
 	}
+	return s
 }
 
 // Run connects and sends until ctx is done. It returns nil on cancellation; every
 // other failure is retried with backoff.
 func (c *Client) Run(ctx context.Context) error {
 	backoff := c.cfg.MinBackoff
+	var next transport.Conn // a QUIC connection a probe handed over
 	for {
 		start := time.Now()
-		err := c.session(ctx)
+		err := c.session(ctx, next)
+		next = nil
 		c.connected.Store(false)
+		c.transport.Store("")
+		var sw *switchError
+		if errors.As(err, &sw) {
+			if ctx.Err() != nil {
+				sw.conn.CloseWithError(wire.CodeOK, "agent closing")
+				return nil
+			}
+			c.log.Info("collector answers over QUIC again; leaving TLS over TCP", "addr", c.cfg.Addr)
+			next, c.tcpUntil, c.quicWorked, backoff = sw.conn, time.Time{}, true, c.cfg.MinBackoff
+			continue
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -214,16 +263,47 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// session runs one connection: control stream, renewal, then batches until the
-// connection or ctx ends.
-func (c *Client) session(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err := quic.DialAddr(dctx, c.cfg.Addr, c.cfg.Identity.TLSConfig(), quicConfig())
-	cancel()
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", c.cfg.Addr, describe(err))
+// connect dials the collector: QUIC, or TLS over TCP where QUIC gets no
+// answer; straight to TCP while a recent fallback says UDP is blocked.
+func (c *Client) connect(ctx context.Context) (transport.Conn, error) {
+	tcpFirst := time.Now().Before(c.tcpUntil)
+	d := c.dialer()
+	if c.quicWorked {
+		d.quicTimeout = max(d.quicTimeout, transport.HandshakeTimeout)
 	}
-	defer conn.CloseWithError(0, "agent closing")
+	conn, qerr, err := d.dial(ctx, c.cfg.Addr, c.cfg.Identity.TLSConfig(), tcpFirst)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", c.cfg.Addr, describe(err))
+	}
+	if conn.Transport() == transport.QUIC {
+		c.quicWorked = true
+	}
+	if qerr != nil {
+		c.fallbacks.Add(1)
+		c.tcpUntil = time.Now().Add(jitter(c.cfg.ProbeInterval))
+		c.log.Warn("collector does not answer over QUIC (UDP blocked?); using TLS over TCP on the same port",
+			"addr", c.cfg.Addr, "quic_err", describe(qerr).Error(), "probe_every", c.cfg.ProbeInterval)
+	}
+	return conn, nil
+}
+
+// session runs one connection (conn, or a new one when nil): control stream,
+// renewal, then batches until the connection or ctx ends.
+func (c *Client) session(ctx context.Context, conn transport.Conn) error {
+	if conn == nil {
+		var err error
+		if conn, err = c.connect(ctx); err != nil {
+			return err
+		}
+	}
+	var handed *switchError
+	defer func() {
+		if handed == nil {
+			conn.CloseWithError(wire.CodeOK, "agent closing")
+		} else {
+			conn.CloseWithError(wire.CodeOK, "agent moving to QUIC")
+		}
+	}()
 	cctx, stop := context.WithCancelCause(conn.Context())
 	defer stop(nil)
 	go func() {
@@ -234,7 +314,7 @@ func (c *Client) session(ctx context.Context) error {
 		}
 	}()
 
-	ctl, err := conn.OpenStreamSync(cctx)
+	ctl, err := conn.OpenStream(cctx)
 	if err != nil {
 		return fmt.Errorf("open control stream: %w", describe(connErr(conn, err)))
 	}
@@ -246,10 +326,23 @@ func (c *Client) session(ctx context.Context) error {
 
 	renewAt := c.renewAt(cctx, conn)
 	c.connected.Store(true)
-	c.log.Info("connected to collector", "addr", c.cfg.Addr)
+	c.transport.Store(conn.Transport())
+	c.log.Info("connected to collector", "addr", c.cfg.Addr, "transport", conn.Transport())
+	var switchTo chan transport.Conn // a probe's QUIC connection, while on TCP
+	if conn.Transport() == transport.TCP && c.cfg.Transport != TransportTCP {
+		switchTo = make(chan transport.Conn)
+		go c.probe(cctx, switchTo)
+	}
 	c.cfg.Spool.Release()
 	limit := c.cfg.BatchRecords
 	for {
+		// Between batches only: nothing is in flight, so nothing is resent.
+		select {
+		case q := <-switchTo:
+			handed = &switchError{conn: q}
+			return handed
+		default:
+		}
 		recs, err := c.cfg.Spool.Lease(limit, c.cfg.BatchBytes)
 		if err != nil {
 			return fmt.Errorf("lease from spool: %w", err)
@@ -261,6 +354,10 @@ func (c *Client) session(ctx context.Context) error {
 			select {
 			case <-cctx.Done():
 				return connErr(conn, context.Cause(cctx))
+			case q := <-switchTo:
+				c.cfg.Spool.Release()
+				handed = &switchError{conn: q}
+				return handed
 			case <-c.cfg.Spool.Notify():
 			case <-time.After(min(30*time.Second, max(time.Until(renewAt), 0))):
 			}
@@ -305,10 +402,10 @@ func (c *Client) session(ctx context.Context) error {
 	}
 }
 
-func (c *Client) send(ctx context.Context, conn *quic.Conn, recs []wire.Record) (wire.Ack, error) {
+func (c *Client) send(ctx context.Context, conn transport.Conn, recs []wire.Record) (wire.Ack, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.AckTimeout)
 	defer cancel()
-	st, err := conn.OpenStreamSync(ctx)
+	st, err := conn.OpenStream(ctx)
 	if err != nil {
 		return wire.Ack{}, fmt.Errorf("open batch stream: %w", describe(connErr(conn, err)))
 	}
@@ -329,7 +426,7 @@ func (c *Client) send(ctx context.Context, conn *quic.Conn, recs []wire.Record) 
 }
 
 // policyLoop receives policies until the stream ends, persists each and acks it.
-func (c *Client) policyLoop(st *quic.Stream, stop context.CancelCauseFunc) {
+func (c *Client) policyLoop(st transport.Stream, stop context.CancelCauseFunc) {
 	for {
 		var p wire.Policy
 		if err := wire.ReadExpect(st, wire.FramePolicy, &p); err != nil {
@@ -351,7 +448,7 @@ func (c *Client) policyLoop(st *quic.Stream, stop context.CancelCauseFunc) {
 
 // renewAt renews the certificate when it is due and returns when to look
 // again: when the (new) certificate is due, or in a minute after a failure.
-func (c *Client) renewAt(ctx context.Context, conn *quic.Conn) time.Time {
+func (c *Client) renewAt(ctx context.Context, conn transport.Conn) time.Time {
 	id := c.cfg.Identity
 	if id.NeedsRenewal(time.Now(), c.cfg.RenewAfter) {
 		if err := c.renew(ctx, conn); err != nil {
@@ -367,7 +464,7 @@ func (c *Client) renewAt(ctx context.Context, conn *quic.Conn) time.Time {
 	return due.Add(rand.N(life/20 + 1))
 }
 
-func (c *Client) renew(ctx context.Context, conn *quic.Conn) error {
+func (c *Client) renew(ctx context.Context, conn transport.Conn) error {
 	key, err := pki.NewKey()
 	if err != nil {
 		return err
@@ -376,7 +473,7 @@ func (c *Client) renew(ctx context.Context, conn *quic.Conn) error {
 	if err != nil {
 		return err
 	}
-	st, err := conn.OpenStreamSync(ctx)
+	st, err := conn.OpenStream(ctx)
 	if err != nil {
 		return describe(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -15,25 +16,42 @@ import (
 	"github.com/sonevakt/sonevakt/agent/internal/identity"
 	"github.com/sonevakt/sonevakt/agent/internal/spool"
 	"github.com/sonevakt/sonevakt/pkg/pki"
+	"github.com/sonevakt/sonevakt/pkg/transport"
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
 
-// peer is a minimal collector speaking pkg/wire over real QUIC with mTLS: it
-// sends a policy, acks batches, and refuses for good any batch holding a
-// poisoned sequence number.
+// peer is a minimal collector speaking pkg/wire with mTLS over QUIC and over
+// TLS on TCP on the same port: it sends a policy, acks batches, and refuses
+// for good any batch holding a poisoned sequence number. With blockUDP its
+// UDP port swallows every datagram, as a firewall that drops UDP does, until
+// unblockUDP starts QUIC there.
 type peer struct {
+	t      *testing.T
+	ca     *pki.CA
 	addr   string
+	conf   *tls.Config
+	ctx    context.Context
 	poison uint64
+	// refuse, when set, closes every connection with this code at once.
+	refuse wire.Code
 	mu     sync.Mutex
 	stored map[uint64]bool
-	seen   map[uint64]int // times each seq arrived
+	seen   map[uint64]int            // times each seq arrived
+	via    map[string]int            // batches per transport
+	conns  map[transport.Conn]string // live connections and their transport
 	acks   int
 	// hold, when set, blocks every batch holding an inventory record until
 	// it is closed (a slow bulk batch).
-	hold chan struct{}
+	hold    chan struct{}
+	blocked bool
+	hole    net.PacketConn // the UDP black hole while blocked
 }
 
-func newPeer(t *testing.T, ca *pki.CA, poison uint64) *peer {
+type peerOpt func(*peer)
+
+func blockUDP(p *peer) { p.blocked = true }
+
+func newPeer(t *testing.T, ca *pki.CA, poison uint64, opts ...peerOpt) *peer {
 	t.Helper()
 	der, key, err := ca.ServerCert([]string{wire.ServerName}, time.Hour, time.Now())
 	if err != nil {
@@ -44,28 +62,106 @@ func newPeer(t *testing.T, ca *pki.CA, poison uint64) *peer {
 	conf := &tls.Config{
 		MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN},
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key}},
-		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven, ClientCAs: pool,
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", conf, quicConfig())
-	if err != nil {
-		t.Fatal(err)
+	p := &peer{t: t, ca: ca, conf: conf, poison: poison, stored: map[uint64]bool{}, seen: map[uint64]int{}, via: map[string]int{}, conns: map[transport.Conn]string{}}
+	for _, o := range opts {
+		o(p)
 	}
-	p := &peer{addr: ln.Addr().String(), poison: poison, stored: map[uint64]bool{}, seen: map[uint64]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); ln.Close() })
+	p.ctx = ctx
+	t.Cleanup(cancel)
+	// TCP first on a free port, then UDP on the same one; again when another
+	// process holds that UDP port.
+	var tl *transport.TCPListener
+	for try := 0; ; try++ {
+		if tl, err = transport.ListenTCP("127.0.0.1:0", conf, transport.MuxOptions{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		p.addr = tl.Addr().String()
+		if p.blocked {
+			p.hole, err = net.ListenPacket("udp", p.addr)
+		} else {
+			err = p.listenQUIC()
+		}
+		if err == nil {
+			break
+		}
+		tl.Close()
+		if try == 20 {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { tl.Close() })
 	go func() {
 		for {
-			c, err := ln.Accept(ctx)
+			c, err := tl.Accept(ctx)
 			if err != nil {
 				return
 			}
 			go p.serve(ctx, c)
 		}
 	}()
+	if p.blocked {
+		hole := p.hole
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := hole.ReadFrom(buf); err != nil {
+					return
+				}
+			}
+		}()
+		t.Cleanup(func() { hole.Close() })
+	}
 	return p
 }
 
-func (p *peer) serve(ctx context.Context, c *quic.Conn) {
+// unblockUDP closes the black hole and serves QUIC on the port.
+func (p *peer) unblockUDP() {
+	p.hole.Close()
+	if err := p.listenQUIC(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *peer) listenQUIC() error {
+	ln, err := quic.ListenAddr(p.addr, p.conf, transport.QUICConfig())
+	if err != nil {
+		return err
+	}
+	p.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept(p.ctx)
+			if err != nil {
+				return
+			}
+			go p.serve(p.ctx, transport.WrapQUIC(c))
+		}
+	}()
+	return nil
+}
+
+func (p *peer) batches(tr string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.via[tr]
+}
+
+func (p *peer) serve(ctx context.Context, c transport.Conn) {
+	if p.refuse != 0 {
+		c.CloseWithError(p.refuse, "refused by the test")
+		return
+	}
+	p.mu.Lock()
+	p.conns[c] = c.Transport()
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+	}()
 	for {
 		st, err := c.AcceptStream(ctx)
 		if err != nil {
@@ -76,7 +172,25 @@ func (p *peer) serve(ctx context.Context, c *quic.Conn) {
 			if err != nil {
 				return
 			}
+			if t != wire.FrameEnrollRequest && len(c.PeerCertificates()) == 0 {
+				_ = wire.WriteError(st, wire.Errorf(wire.CodeUnauthenticated, "no certificate"))
+				st.Close()
+				return
+			}
 			switch t {
+			case wire.FrameEnrollRequest:
+				defer st.Close()
+				var req wire.EnrollRequest
+				if err := wire.DecodePayload(t, payload, &req); err != nil {
+					_ = wire.WriteError(st, &wire.Error{Code: wire.CodeMalformed})
+					return
+				}
+				cert, err := p.ca.SignAgent(req.CSR, "agent-"+c.Transport(), time.Hour, time.Now())
+				if err != nil {
+					_ = wire.WriteError(st, wire.Errorf(wire.CodeBadRequest, "%v", err))
+					return
+				}
+				_ = wire.WriteFrame(st, wire.FrameEnrollResponse, wire.EnrollResponse{AgentID: "agent-" + c.Transport(), Cert: cert.Raw, CA: p.ca.Cert.Raw})
 			case wire.FrameHello:
 				_ = wire.WriteFrame(st, wire.FramePolicy, wire.Policy{Version: 7})
 				_, _ = io.Copy(io.Discard, st)
@@ -90,6 +204,7 @@ func (p *peer) serve(ctx context.Context, c *quic.Conn) {
 				for _, r := range b.Records {
 					if r.Seq == p.poison {
 						_ = wire.WriteError(st, wire.Errorf(wire.CodeMalformed, "record %d is poisoned", r.Seq))
+						st.CancelRead(wire.CodeMalformed)
 						return
 					}
 				}
@@ -105,6 +220,7 @@ func (p *peer) serve(ctx context.Context, c *quic.Conn) {
 					p.seen[r.Seq]++
 				}
 				p.acks++
+				p.via[c.Transport()]++
 				p.mu.Unlock()
 				_ = wire.WriteFrame(st, wire.FrameAck, wire.Ack{MaxSeq: b.Records[len(b.Records)-1].Seq, InventoryHash: "h"})
 			}
@@ -130,6 +246,15 @@ func enrolled(t *testing.T, ca *pki.CA, addr string) *identity.Identity {
 // TestPoisonedRecordSkipped: a record the collector refuses for good is narrowed
 // down and skipped; every other record is delivered and the spool drains.
 func TestPoisonedRecordSkipped(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { testPoisonedRecordSkipped(t, tr) })
+	}
+}
+
+// transports are the two an agent can be forced onto.
+var transports = []string{TransportQUIC, TransportTCP}
+
+func testPoisonedRecordSkipped(t *testing.T, tr string) {
 	ca, _ := pki.NewCA("test", time.Now())
 	p := newPeer(t, ca, 7)
 	sp, err := spool.Open(t.TempDir(), spool.Options{NoSync: true})
@@ -147,7 +272,7 @@ func TestPoisonedRecordSkipped(t *testing.T) {
 	var policy wire.Policy
 	var lastAck wire.Ack
 	c := New(Config{
-		Identity: enrolled(t, ca, p.addr), Spool: sp, BatchRecords: 8, MinBackoff: 10 * time.Millisecond,
+		Identity: enrolled(t, ca, p.addr), Spool: sp, BatchRecords: 8, MinBackoff: 10 * time.Millisecond, Transport: tr,
 		OnPolicy: func(pol wire.Policy) error { mu.Lock(); policy = pol; mu.Unlock(); return nil },
 		OnAck:    func(a wire.Ack) { mu.Lock(); lastAck = a; mu.Unlock() },
 	})
@@ -173,6 +298,9 @@ func TestPoisonedRecordSkipped(t *testing.T) {
 	if got := c.Stats().Refused; got != 1 {
 		t.Errorf("Refused = %d, want 1", got)
 	}
+	if p.via[tr] == 0 || len(p.via) != 1 {
+		t.Errorf("batches per transport %v, want all over %s", p.via, tr)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if policy.Version != 7 || lastAck.InventoryHash != "h" {
@@ -186,13 +314,16 @@ func TestDiscoverCAWrongPin(t *testing.T) {
 	ca, _ := pki.NewCA("test", time.Now())
 	p := newPeer(t, ca, 0)
 	other, _ := pki.NewCA("other", time.Now())
-	_, err := discoverCA(context.Background(), p.addr, pki.Pin(other.Cert))
-	if err == nil || !strings.Contains(err.Error(), pki.Pin(other.Cert)) || !strings.Contains(err.Error(), pki.Pin(ca.Cert)) {
-		t.Errorf("discoverCA with a foreign pin = %v, want an error naming both pins", err)
-	}
-	got, err := discoverCA(context.Background(), p.addr, pki.Pin(ca.Cert))
-	if err != nil || !got.Equal(ca.Cert) {
-		t.Errorf("discoverCA with the right pin = %v, %v", got, err)
+	for _, tr := range transports {
+		d := dialer{mode: tr, quicTimeout: DefaultQUICTimeout}
+		_, _, err := discoverCA(context.Background(), d, p.addr, pki.Pin(other.Cert))
+		if err == nil || !strings.Contains(err.Error(), pki.Pin(other.Cert)) || !strings.Contains(err.Error(), pki.Pin(ca.Cert)) {
+			t.Errorf("%s: discoverCA with a foreign pin = %v, want an error naming both pins", tr, err)
+		}
+		got, used, err := discoverCA(context.Background(), d, p.addr, pki.Pin(ca.Cert))
+		if err != nil || !got.Equal(ca.Cert) || used != tr {
+			t.Errorf("%s: discoverCA with the right pin = %v, %q, %v", tr, got, used, err)
+		}
 	}
 }
 
@@ -201,6 +332,12 @@ func TestDiscoverCAWrongPin(t *testing.T) {
 // with the bulk lane, in order, so the collector sees it twice and loses
 // nothing.
 func TestExpressOvertakesBulk(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { testExpressOvertakesBulk(t, tr) })
+	}
+}
+
+func testExpressOvertakesBulk(t *testing.T, tr string) {
 	ca, _ := pki.NewCA("test", time.Now())
 	p := newPeer(t, ca, 0)
 	p.hold = make(chan struct{})
@@ -213,7 +350,7 @@ func TestExpressOvertakesBulk(t *testing.T) {
 	if _, err := sp.Append(inv); err != nil {
 		t.Fatal(err)
 	}
-	c := New(Config{Identity: enrolled(t, ca, p.addr), Spool: sp, MinBackoff: 10 * time.Millisecond})
+	c := New(Config{Identity: enrolled(t, ca, p.addr), Spool: sp, MinBackoff: 10 * time.Millisecond, Transport: tr})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = c.Run(ctx); close(done) }()

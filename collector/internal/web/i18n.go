@@ -578,6 +578,7 @@ var catalogs = map[string]map[string]string{
 		"rule.agent-silent":        "Agenten har sluttet å rapportere",
 		"rule.duplicate-identity":  "Klonet maskinidentitet",
 		"rule.supplier-access":     "Leverandørkonto uten taushetserklæring",
+		"rule.spool-dropped":       "Agenten har forkastet usendte registreringer",
 
 		"evidence.kind.hello":      "oppkobling",
 		"evidence.kind.inventory":  "inventar",
@@ -1298,6 +1299,7 @@ var catalogs = map[string]map[string]string{
 		"rule.agent-silent":        "The agent stopped reporting",
 		"rule.duplicate-identity":  "Cloned machine identity",
 		"rule.supplier-access":     "Supplier account without a confidentiality declaration",
+		"rule.spool-dropped":       "The agent dropped unsent records",
 
 		"evidence.kind.hello":      "connection",
 		"evidence.kind.inventory":  "inventory",

@@ -52,6 +52,9 @@ type hostView struct {
 	Deviations     []deviationRow
 	DeviationsMore bool
 	ShowDeviations bool
+	// Health is the agent's resource guard from its newest health record;
+	// nil when there is none to show.
+	Health *healthView
 }
 
 // hostDeviationRows is how many deviations the host page lists.
@@ -125,6 +128,10 @@ func (s *Server) handleHost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.hostDeviations(r, h, &v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v.Health, err = s.hostHealth(ctx, lang, h); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -61,6 +61,9 @@ type Sensor struct {
 	watch []string
 	// poll is how often acks and watched files are looked at.
 	poll time.Duration
+	// pace is the agent's resource guard: it measures rounds and stretches
+	// the interval while the sensor is slowed.
+	pace sensor.Pace
 }
 
 // New creates the inventory sensor.
@@ -70,7 +73,7 @@ func New(env sensor.Env) (sensor.Sensor, error) {
 
 func newSensor(env sensor.Env, src source) *Sensor {
 	s := &Sensor{log: env.Logger, policy: env.Policy, lastAck: env.LastAck, lastSeq: env.LastSeq, src: src,
-		watch: softwareDatabases, poll: 5 * time.Second}
+		watch: softwareDatabases, poll: 5 * time.Second, pace: env.Pacer()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -124,8 +127,10 @@ func (s *Sensor) Run(ctx context.Context, emit func(wire.Record)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		end := s.pace.Begin()
 		s.round(ctx, emit)
-		next := time.Now().Add(interval(s.policy()))
+		end()
+		next := time.Now().Add(s.pace.Interval(interval(s.policy())))
 		for wait := true; wait; {
 			select {
 			case <-ctx.Done():

@@ -450,3 +450,50 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 // hostOnly limits collect to the host facts, so tests of the host part do not
 // read this machine's other sections.
 var hostOnly = []string{wire.SectionHost}
+
+// doubling is a resource guard's pace that slows the sensor 2x and counts
+// the rounds it was told of.
+type doubling struct {
+	mu           sync.Mutex
+	begins, ends int
+}
+
+func (p *doubling) Begin() func() {
+	p.mu.Lock()
+	p.begins++
+	p.mu.Unlock()
+	return func() { p.mu.Lock(); p.ends++; p.mu.Unlock() }
+}
+
+func (p *doubling) Interval(d time.Duration) time.Duration { return 2 * d }
+
+// Run brackets each round for the resource guard and waits the interval the
+// guard stretched: the default hour slowed 2x puts rounds at 0, 2 h and 4 h.
+func TestRunHonoursPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var r recorder
+		p := &doubling{}
+		env := r.env()
+		env.Pace = p
+		s := newSensor(env, growing{laptop()})
+		s.sections = hostOnly
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- s.Run(ctx, r.emit) }()
+		for _, d := range []time.Duration{0, time.Hour, time.Hour, time.Hour, time.Hour} {
+			time.Sleep(d)
+			synctest.Wait()
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v after cancel, want nil", err)
+		}
+		if got, want := r.offsets(start), []time.Duration{0, 2 * time.Hour, 4 * time.Hour}; !reflect.DeepEqual(got, want) {
+			t.Errorf("records at %v, want %v", got, want)
+		}
+		if p.begins != 3 || p.ends != 3 {
+			t.Errorf("rounds begun %d, ended %d; want 3 each", p.begins, p.ends)
+		}
+	})
+}

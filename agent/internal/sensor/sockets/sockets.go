@@ -110,6 +110,10 @@ type Sensor struct {
 	sent   bool
 	hash   uint64
 	sentAt time.Time
+
+	// pace is the agent's resource guard: it measures rounds and stretches
+	// the interval while the sensor is slowed.
+	pace sensor.Pace
 }
 
 // New creates the sockets sensor from env; it refuses option keys it does
@@ -123,7 +127,7 @@ func New(env sensor.Env) (sensor.Sensor, error) {
 }
 
 func newSensor(env sensor.Env, src connSource, opts options) *Sensor {
-	s := &Sensor{log: env.Logger, policy: env.Policy, src: src, procs: newProcCache(src), opts: opts, now: time.Now}
+	s := &Sensor{log: env.Logger, policy: env.Policy, src: src, procs: newProcCache(src), opts: opts, now: time.Now, pace: env.Pacer()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -136,19 +140,23 @@ func newSensor(env sensor.Env, src connSource, opts options) *Sensor {
 // Name implements sensor.Sensor.
 func (s *Sensor) Name() string { return name }
 
-// Run implements sensor.Sensor: a round at start and every interval. A round
-// that fails is logged and tried again at the next; Run returns nil when ctx
-// is done.
+// Run implements sensor.Sensor: a round at start and one every interval
+// after the last ended (longer while the resource guard slows the sensor).
+// A round that fails is logged and tried again at the next; Run returns nil
+// when ctx is done.
 func (s *Sensor) Run(ctx context.Context, emit func(wire.Record)) error {
-	t := time.NewTicker(s.opts.interval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		s.round(ctx, emit)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+		end := s.pace.Begin()
+		s.round(ctx, emit)
+		end()
+		t.Reset(s.pace.Interval(s.opts.interval))
 	}
 }
 

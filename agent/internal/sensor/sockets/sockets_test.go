@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	psnet "github.com/shirou/gopsutil/v4/net"
@@ -325,4 +327,63 @@ func TestRoundSurvivesErrors(t *testing.T) {
 	if body == nil || len(body.Conns) != 1 || body.Conns[0].State != "LISTEN" || body.Conns[0].LocalZone != "" {
 		t.Errorf("with an invalid zone policy: %+v, want only the listener, without zones", body)
 	}
+}
+
+// stretch is a resource guard's pace that slows the sensor by factor and
+// counts rounds.
+type stretch struct {
+	mu           sync.Mutex
+	factor       int
+	begins, ends int
+	asked        []time.Duration
+}
+
+func (p *stretch) Begin() func() {
+	p.mu.Lock()
+	p.begins++
+	p.mu.Unlock()
+	return func() { p.mu.Lock(); p.ends++; p.mu.Unlock() }
+}
+
+func (p *stretch) Interval(d time.Duration) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked = append(p.asked, d)
+	return d * time.Duration(p.factor)
+}
+
+func (p *stretch) rounds() (int, int) { p.mu.Lock(); defer p.mu.Unlock(); return p.begins, p.ends }
+
+// Run brackets each round for the resource guard and waits the interval the
+// guard stretched: with a 1-minute interval slowed 3x, rounds come at 0,
+// 3 and 6 minutes.
+func TestRunHonoursPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, options{interval: time.Minute, includeListen: true})
+		p := &stretch{factor: 3}
+		h.s.pace = p
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- h.s.Run(ctx, func(wire.Record) {}) }()
+		want := []struct {
+			after  time.Duration
+			rounds int
+		}{{0, 1}, {2 * time.Minute, 1}, {time.Minute, 2}, {2 * time.Minute, 2}, {time.Minute, 3}}
+		for i, w := range want {
+			time.Sleep(w.after)
+			synctest.Wait()
+			if b, e := p.rounds(); b != w.rounds || e != w.rounds {
+				t.Fatalf("step %d: %d rounds begun, %d ended; want %d", i, b, e, w.rounds)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v after cancel, want nil", err)
+		}
+		for _, d := range p.asked {
+			if d != time.Minute {
+				t.Errorf("asked the guard for %v, want the sensor's own interval of 1m", d)
+			}
+		}
+	})
 }
