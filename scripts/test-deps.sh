@@ -32,10 +32,12 @@ needs=(
   "osslsigncode osslsigncode"                 # Authenticode signing and verification of the exe and the MSI
   "openssl openssl"                           # the throwaway code-signing test certificate
   "systemd-analyze systemd"                   # verifies the units the Linux packages install (packaging/linux_test.go)
+  "nft nftables"                              # blocks UDP in a network namespace for the TCP fallback test (e2e/fallback_test.go)
   # a real server for the PostgreSQL store's tests (internal/pgtest runs /usr/lib/postgresql/<ver>/bin/*);
   # pg_ctlcluster (postgresql-common) comes with every server version's package, at one path
   "/usr/bin/pg_ctlcluster postgresql"
-  "nft nftables"                              # blocks UDP in a network namespace for the TCP fallback test (e2e/fallback_test.go)
+  "tc iproute2"                               # tc netem: partition, delay and loss for the fault tests (e2e/faults_net_test.go)
+  "/usr/sbin/modprobe kmod"                   # loads sch_netem for tc netem where it is a module (e2e/faults_net_test.go)
 )
 if [ "${1:-}" = bench ]; then
   needs+=("fusioninventory-inventory fusioninventory-agent")  # the inventory benchmark's peer

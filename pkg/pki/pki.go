@@ -29,6 +29,17 @@ import (
 // sonevakt://agent/<agent id>.
 const AgentURIPrefix = "sonevakt://agent/"
 
+// Backdate is how far before "now" the CA and server certificates start.
+// An agent checks the collector's chain against its own clock, so an agent
+// whose clock is behind the collector's (or a collector whose clock was
+// ahead when it made its CA or started) would otherwise find them not yet
+// valid and could neither enroll nor connect; two days cover clocks off by
+// hours. Agent certificates start a tenth of their life early, at most
+// Backdate (so that renewal at two thirds of the life still comes late
+// enough): the collector checks them against its clock, which may have
+// been corrected since it issued them.
+const Backdate = 48 * time.Hour
+
 // CA is a certificate authority with its key.
 type CA struct {
 	Cert *x509.Certificate
@@ -57,7 +68,7 @@ func NewCA(name string, now time.Time) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"Sonevakt"}},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             now.Add(-Backdate),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
@@ -152,7 +163,7 @@ func (ca *CA) ServerCert(names []string, ttl time.Duration, now time.Time) (cert
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: names[0], Organization: []string{"Sonevakt"}},
-		NotBefore:    now.Add(-time.Hour),
+		NotBefore:    now.Add(-Backdate),
 		NotAfter:     now.Add(ttl),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -200,11 +211,14 @@ func (ca *CA) SignAgent(csrDER []byte, agentID string, ttl time.Duration, now ti
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: "agent " + agentID, Organization: []string{"Sonevakt"}},
-		NotBefore:    now.Add(-min(5*time.Minute, ttl/10)), // clock skew between agent and collector
-		NotAfter:     now.Add(ttl),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{u},
+		// A tenth of the life, at most Backdate: a collector whose clock
+		// was hours ahead when it issued the certificate still accepts it
+		// once its clock is corrected.
+		NotBefore:   now.Add(-min(Backdate, ttl/10)),
+		NotAfter:    now.Add(ttl),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		URIs:        []*url.URL{u},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
 	if err != nil {

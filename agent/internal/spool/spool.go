@@ -25,9 +25,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/sonevakt/sonevakt/pkg/wire"
 )
@@ -72,7 +74,7 @@ type Options struct {
 type Stats struct {
 	Records   uint64 // records on disk waiting for an ack (neither committed nor dropped)
 	Bytes     uint64 // bytes of the segment files on disk
-	Dropped   uint64 // records dropped over the spool's lifetime (bound or damage), persisted
+	Dropped   uint64 // records dropped over the spool's lifetime (bound, damage or a full disk), persisted
 	NextSeq   uint64 // the seq the next Append assigns
 	Committed uint64 // commit point: every seq <= Committed is acked
 	Leased    uint64 // highest seq handed out by Lease since the last Release (>= Committed)
@@ -340,7 +342,7 @@ func (s *Spool) Append(r wire.Record) (uint64, error) {
 	}
 	n := int64(frameHdrSize + len(payload))
 	if err := s.prepare(r.Seq, n); err != nil {
-		return 0, err
+		return 0, s.lost(err)
 	}
 	seg := s.active
 	s.wbuf = append(s.wbuf[:0], make([]byte, frameHdrSize)...)
@@ -351,7 +353,7 @@ func (s *Spool) Append(r wire.Record) (uint64, error) {
 		s.wbuf = nil // do not hold on to the memory of a rare large record
 	}
 	if err != nil {
-		return 0, err
+		return 0, s.lost(err)
 	}
 	if seg.count == 0 {
 		seg.first = r.Seq
@@ -367,6 +369,31 @@ func (s *Spool) Append(r wire.Record) (uint64, error) {
 	default:
 	}
 	return r.Seq, nil
+}
+
+// lost counts a record that could not be appended for want of disk space
+// as dropped, so that health records report it (the collector's rule
+// spool-dropped): a full disk loses records like the bound does. The count
+// is saved at once if the disk lets it, else with the next state write. It
+// returns err.
+func (s *Spool) lost(err error) error {
+	if diskFull(err) {
+		s.dropped++
+		_ = s.save()
+	}
+	return err
+}
+
+// diskFull reports whether err says the disk (or the user's quota) is full.
+func diskFull(err error) bool {
+	var en syscall.Errno
+	if !errors.As(err, &en) {
+		return false
+	}
+	if runtime.GOOS == "windows" {
+		return en == 112 || en == 39 // ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL
+	}
+	return en == syscall.ENOSPC || en == syscall.EDQUOT
 }
 
 // prepare makes sure there is an active segment with room for a frame of n

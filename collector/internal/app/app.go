@@ -25,6 +25,7 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/register"
 	"github.com/sonevakt/sonevakt/collector/internal/store"
 	"github.com/sonevakt/sonevakt/collector/internal/web"
+	"github.com/sonevakt/sonevakt/pkg/clock"
 	"github.com/sonevakt/sonevakt/pkg/pki"
 	"github.com/sonevakt/sonevakt/pkg/zone"
 )
@@ -51,7 +52,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, error
 	if err := os.MkdirAll(cfg.CADir(), 0o700); err != nil {
 		return nil, fmt.Errorf("CA dir: %w", err)
 	}
-	ca, created, err := pki.LoadOrCreateCA(cfg.CADir(), "Sonevakt collector CA", time.Now())
+	ca, created, err := pki.LoadOrCreateCA(cfg.CADir(), "Sonevakt collector CA", clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("CA: %w", err)
 	}
@@ -69,7 +70,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Env, error
 	return &Env{
 		Cfg: cfg, Log: log, Store: st, CA: ca, Zones: zones,
 		Authority: enroll.New(ca, st, enroll.Options{
-			Logger: log.With("part", "enroll"), CertTTL: cfg.AgentCertTTL,
+			Logger: log.With("part", "enroll"), CertTTL: cfg.AgentCertTTL, Now: clock.Now,
 			AttemptBurst: cfg.EnrollBurst, AttemptRate: cfg.EnrollRate,
 		}),
 	}, nil
@@ -133,7 +134,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 	seen := &seenAgents{m: map[string]bool{}}
 	srv := ingest.New(ingest.Config{
 		Store: e.Store, Authority: e.Authority, TLS: agentTLS, ResetKey: resetKey,
-		Logger: log.With("part", "ingest"), Fault: fault,
+		Logger: log.With("part", "ingest"), Fault: fault, Now: clock.Now,
 		OnCommit: func(agentID string, res model.IngestResult) {
 			live.Publish(liveTopics(res)...)
 			if seen.first(agentID) {
@@ -146,6 +147,7 @@ func (e *Env) Serve(ctx context.Context, fault ingest.Fault, ready func(agents, 
 				engine.WakeSoftware() // and the host rules, at most once per HostWakeGap
 			}
 		},
+		OnHealth: engine.Health, // spool-dropped
 	})
 	if err := srv.Listen(e.Cfg.AgentsAddr); err != nil {
 		return err
@@ -269,7 +271,7 @@ func (e *Env) webTLS() (*tls.Config, error) {
 	if host != "" {
 		names = append(names, host)
 	}
-	der, key, err := e.CA.ServerCert(names, 365*24*time.Hour, time.Now())
+	der, key, err := e.CA.ServerCert(names, 365*24*time.Hour, clock.Now())
 	if err != nil {
 		return nil, err
 	}

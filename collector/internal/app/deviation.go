@@ -9,6 +9,7 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 	"github.com/sonevakt/sonevakt/collector/internal/register"
 	"github.com/sonevakt/sonevakt/collector/internal/web"
+	"github.com/sonevakt/sonevakt/pkg/clock"
 )
 
 // SyncPolicy makes the policy pushed to agents carry the configured media
@@ -44,7 +45,7 @@ func (e *Env) newEngine(onChange func([]model.RecordResult)) (*deviation.Engine,
 		return nil, err
 	}
 	return deviation.New(deviation.Config{
-		Store: e.Store, Rules: rc, ZoneMap: e.Zones, Due: due,
+		Store: e.Store, Rules: rc, ZoneMap: e.Zones, Due: due, Now: clock.Now,
 		Assignees:       func(unit string) []string { return e.router().Assignees(unit) },
 		SharedSolutions: e.sharedSolutions,
 		Suppliers:       e.Store.SupplierPeople,

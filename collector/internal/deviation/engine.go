@@ -127,6 +127,8 @@ type Engine struct {
 	// when it last did (guarded by hostMu).
 	swDirty atomic.Bool
 	swLast  time.Time
+	// spool holds the health records spool-dropped judges (spool.go).
+	spool spoolState
 }
 
 // agentUnit returns the owner unit of the agent's asset, as the last host
@@ -211,10 +213,11 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// Evaluate judges every pending media event and then every pending hourly
-// flow now, in chunks of Batch, each chunk's findings stored with its rows
-// marked judged in one transaction. Each kind stops at its first error (the
-// chunks before it stay stored); the errors of both are returned.
+// Evaluate judges every pending media event, then every pending hourly
+// flow, now, in chunks of Batch, each chunk's findings stored with its rows
+// marked judged in one transaction, and then the health records handed to
+// Health (spool-dropped). Each kind stops at its first error (the chunks
+// before it stay stored); the errors of all are returned.
 func (e *Engine) Evaluate(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -232,7 +235,8 @@ func (e *Engine) Evaluate(ctx context.Context) error {
 	}
 	errMedia := e.evaluateMedia(ctx, round)
 	errFlows := e.evaluateFlows(ctx, round)
-	return errors.Join(errMedia, errFlows)
+	errSpool := e.evaluateSpool(ctx)
+	return errors.Join(errMedia, errFlows, errSpool)
 }
 
 // evaluateMedia judges the pending media events, chunk by chunk.

@@ -33,6 +33,7 @@ const (
 	AgentSilent        = "agent-silent"
 	DuplicateIdentity  = "duplicate-identity"
 	SupplierAccess     = "supplier-access"
+	SpoolDrops         = "spool-dropped"
 )
 
 // Rule describes one rule of the catalogue.
@@ -48,7 +49,8 @@ type Rule struct {
 	Implemented bool
 }
 
-// catalogue is the first rule catalogue of DESIGN.md, in its order.
+// catalogue is the first rule catalogue of DESIGN.md, in its order, then
+// the rules added since.
 var catalogue = []Rule{
 	{Name: UnregisteredHost, Refs: []string{"S1.3"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "An agent's host matches no asset in the register (serial, MAC, asset tag)."},
@@ -70,6 +72,11 @@ var catalogue = []Rule{
 		Doc: "One identity shows up on two machines (a cloned disk image), or one machine holds two identities."},
 	{Name: SupplierAccess, Refs: []string{"S2.2", "S2.3"}, DefaultSeverity: model.SeverityHigh, Implemented: true,
 		Doc: "A supplier's account is active on a host without a signed confidentiality declaration."},
+	// Beyond DESIGN.md's first catalogue (issue 10): records an agent had to
+	// drop leave a gap in the configuration map (S1.4) and in the trail a
+	// security audit controls (S8.1).
+	{Name: SpoolDrops, Refs: []string{"S1.4", "S8.1"}, DefaultSeverity: model.SeverityMedium, Implemented: true,
+		Doc: "An agent reports records dropped from its spool (bound reached, disk full or damage) that the collector never received."},
 }
 
 // Catalogue returns every rule of the catalogue, in the order DESIGN.md lists

@@ -21,9 +21,10 @@ func TestCatalogue(t *testing.T) {
 		"agent-silent":        {"S1.4"},
 		"duplicate-identity":  {"S1.3"},
 		"supplier-access":     {"S2.2", "S2.3"},
+		"spool-dropped":       {"S1.4", "S8.1"},
 	}
 	order := []string{"unregistered-host", "unknown-device", "unknown-media", "unmarked-media", "unapproved-software",
-		"cross-zone-flow", "shared-solution", "agent-silent", "duplicate-identity", "supplier-access"}
+		"cross-zone-flow", "shared-solution", "agent-silent", "duplicate-identity", "supplier-access", "spool-dropped"}
 	if got := Names(); !slices.Equal(got, order) {
 		t.Errorf("Names() = %v, want %v", got, order)
 	}
@@ -40,7 +41,7 @@ func TestCatalogue(t *testing.T) {
 		}
 	}
 	if !slices.Equal(implemented, []string{UnregisteredHost, UnknownDevice, UnknownMedia, UnmarkedMedia, UnapprovedSoftware, CrossZoneFlow, SharedSolution,
-		AgentSilent, DuplicateIdentity, SupplierAccess}) {
+		AgentSilent, DuplicateIdentity, SupplierAccess, SpoolDrops}) {
 		t.Errorf("implemented rules %v", implemented)
 	}
 	// Callers get copies.
