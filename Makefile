@@ -14,7 +14,7 @@ export PATH := $(PATH):/usr/sbin:/sbin
 
 
 
-.PHONY: all build demo test test-deps vet fuzz bench cross clean packages
+.PHONY: all build demo test test-deps vet fuzz bench bench-scale cross clean packages
 
 all: build
 
@@ -47,6 +47,11 @@ test: test-deps vet cross
 
 bench:
 	@scripts/bench.sh
+
+# sonevakt-loadgen against a collector: 2 000 agents enrolling at once, 10 000 steady, an outage
+# (docs/BENCHMARKS.md, Scale); OUTAGE=60s for a quick run, SONEVAKT_PG_DSN=… adds PostgreSQL.
+bench-scale:
+	@scripts/bench-scale.sh
 
 # deb and rpm (amd64, arm64) of agent and collector, the Windows MSI, SHA256SUMS: into dist/.
 packages:

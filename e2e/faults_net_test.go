@@ -165,7 +165,7 @@ func (im *impairer) clear() {
 // kernel lacks netem), records still arrive. Every acked record is stored
 // once; no duplicate deviations.
 func TestFaultNetworkPartitionAndLoss(t *testing.T) {
-	seg := newSegment(t, "10.231.1.1", "10.231.2.1")
+	seg := newSegment(t, "10.251.1.1", "10.251.2.1")
 	im := newImpairer(t, seg)
 	t.Cleanup(im.clear)
 	c := newCollector(t)
