@@ -335,6 +335,7 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) error {
 	}
 	c.cfg.Spool.Release()
 	limit := c.cfg.BatchRecords
+	var busy time.Duration // the pause after the last refusal for now; 0 after an ack
 	for {
 		// Between batches only: nothing is in flight, so nothing is resent.
 		select {
@@ -384,8 +385,25 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) error {
 				limit = c.cfg.BatchRecords
 				continue
 			}
+			if we != nil && (code == wire.CodeInternal || code == wire.CodeRateLimited) {
+				// The collector is busy or its store failed for now: the
+				// connection is fine, so pause and send the batch again on
+				// it rather than reconnect (a handshake more for a
+				// collector already behind). Jittered, doubling to 30 s.
+				c.cfg.Spool.Release()
+				busy = min(max(2*busy, time.Second), 30*time.Second)
+				d := busy/2 + rand.N(busy/2+1)
+				c.log.Warn("collector cannot store the batch now; sending it again on this connection", "in", d, "err", err)
+				select {
+				case <-cctx.Done():
+					return connErr(conn, context.Cause(cctx))
+				case <-time.After(d):
+				}
+				continue
+			}
 			return err
 		}
+		busy = 0
 		last := recs[len(recs)-1].Seq
 		if ack.MaxSeq < last {
 			return fmt.Errorf("collector acked %d, batch ended at %d", ack.MaxSeq, last)

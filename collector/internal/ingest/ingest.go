@@ -514,6 +514,9 @@ func (s *Server) ingest(ctx context.Context, agentID string, remote net.Addr, b 
 		if errors.Is(err, model.ErrNotFound) {
 			return wire.Ack{}, wire.Errorf(wire.CodeUnauthenticated, "agent %s is not enrolled here", agentID)
 		}
+		if errors.Is(err, model.ErrBusy) {
+			return wire.Ack{}, wire.Errorf(wire.CodeRateLimited, "collector busy; retry later")
+		}
 		return wire.Ack{}, fmt.Errorf("store batch: %w", err)
 	}
 	s.fault(FaultHoldAck, agentID, b)

@@ -21,6 +21,7 @@ var (
 	ErrRevoked     = errors.New("revoked")
 	ErrForbidden   = errors.New("forbidden")
 	ErrRateLimited = errors.New("rate limited")
+	ErrBusy        = errors.New("busy") // the store cannot take more now; try again shortly
 )
 
 // Role is what a user or API token may do.

@@ -35,8 +35,9 @@ type assetDetailJSON struct {
 	After  *assetJSON `json:"after"`
 }
 
-func TestImportAssets(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestImportAssets(t *testing.T) { eachDialect(t, testImportAssets) }
+
+func testImportAssets(t *testing.T, db *DB) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	in := []model.Asset{
@@ -131,8 +132,9 @@ func TestImportAssets(t *testing.T) {
 	}
 }
 
-func TestImportAssetsRefused(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestImportAssetsRefused(t *testing.T) { eachDialect(t, testImportAssetsRefused) }
+
+func testImportAssetsRefused(t *testing.T, db *DB) {
 	ctx := t.Context()
 	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	base := []model.Asset{{Tag: "K-1", Type: "pc", MACs: []string{"aa:bb:cc:dd:ee:01"}}}
@@ -181,8 +183,9 @@ func TestImportAssetsRefused(t *testing.T) {
 	}
 }
 
-func TestDeleteAsset(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestDeleteAsset(t *testing.T) { eachDialect(t, testDeleteAsset) }
+
+func testDeleteAsset(t *testing.T, db *DB) {
 	ctx := t.Context()
 	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	if _, err := db.ImportAssets(ctx, []model.Asset{{Tag: "K-1", Type: "pc", MACs: []string{"aa:bb:cc:dd:ee:01"}}, {Tag: "K-2", Type: "pc"}}, false, "kari", at); err != nil {

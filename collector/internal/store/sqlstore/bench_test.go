@@ -21,7 +21,10 @@ const (
 // BenchmarkIngest measures DB.Ingest: one agent, batches of 500 records with
 // ~200-byte bodies, with all of Ingest's bookkeeping.
 func BenchmarkIngest(b *testing.B) {
-	db := mustOpen(b, filepath.Join(b.TempDir(), "bench.db"))
+	benchIngest(b, mustOpen(b, filepath.Join(b.TempDir(), "bench.db")))
+}
+
+func benchIngest(b *testing.B, db *DB) {
 	id, err := db.sampleAgent(b.Context())
 	if err != nil {
 		b.Fatal(err)
@@ -51,8 +54,11 @@ func BenchmarkIngest(b *testing.B) {
 // BenchmarkIngestAgents measures DB.Ingest with 8 agents sending at once, as
 // the ingest layer does with many connections.
 func BenchmarkIngestAgents(b *testing.B) {
+	benchIngestAgents(b, mustOpen(b, filepath.Join(b.TempDir(), "bench.db")))
+}
+
+func benchIngestAgents(b *testing.B, db *DB) {
 	const agents = 8
-	db := mustOpen(b, filepath.Join(b.TempDir(), "bench.db"))
 	ids := make([]string, agents)
 	for i := range ids {
 		var err error
@@ -81,6 +87,46 @@ func BenchmarkIngestAgents(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric(float64(b.N*(benchRecords/agents)*agents)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkIngestManyAgents measures what a large fleet at a low rate
+// sends: 1 000 agents at once, each batch two records, so that the cost is
+// per batch (a transaction and a sync each without group commit).
+func BenchmarkIngestManyAgents(b *testing.B) {
+	benchIngestMany(b, mustOpen(b, filepath.Join(b.TempDir(), "bench.db")))
+}
+
+func benchIngestMany(b *testing.B, db *DB) {
+	const agents, perBatch, batches = 1000, 2, 10
+	ids := make([]string, agents)
+	for i := range ids {
+		var err error
+		if ids[i], err = db.sampleAgent(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next uint64 = 1
+	for b.Loop() {
+		b.StopTimer()
+		recs := records(next, perBatch*batches)
+		next += perBatch * batches
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			wg.Go(func() {
+				for k := 0; k < len(recs); k += perBatch {
+					if _, err := db.Ingest(b.Context(), model.IngestBatch{AgentID: id, ReceivedAt: time.Now(), Records: recs[k : k+perBatch]}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	n := float64(b.N * agents * batches)
+	b.ReportMetric(n/b.Elapsed().Seconds(), "batches/s")
+	b.ReportMetric(n*perBatch/b.Elapsed().Seconds(), "records/s")
 }
 
 // BenchmarkRawInsert measures the same records through a plain prepared

@@ -63,8 +63,9 @@ func enrolWithSoftware(t testing.TB, db *DB, id, serial, mac string, seen time.T
 
 // TestConfigMapBuild builds the map from a real store: the register, the
 // agents' identities from facts and inventory, and the neighbours.
-func TestConfigMapBuild(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestConfigMapBuild(t *testing.T) { eachDialect(t, testConfigMapBuild) }
+
+func testConfigMapBuild(t *testing.T, db *DB) {
 	ctx := t.Context()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	if _, err := db.ImportAssets(ctx, []model.Asset{

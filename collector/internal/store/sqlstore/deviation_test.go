@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +9,9 @@ import (
 	"github.com/sonevakt/sonevakt/collector/internal/model"
 )
 
-func TestDeviationTimelineAppendOnly(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestDeviationTimelineAppendOnly(t *testing.T) { eachDialect(t, testDeviationTimelineAppendOnly) }
+
+func testDeviationTimelineAppendOnly(t *testing.T, db *DB) {
 	ctx := t.Context()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	f := model.NewDeviation{Finding: model.Finding{Rule: "unknown-media", Subject: "media:0781:5583:X", Title: "t", Severity: model.SeverityHigh, At: now}}
@@ -42,8 +42,9 @@ func TestDeviationTimelineAppendOnly(t *testing.T) {
 // TestDeviationOpenUnique checks the constraint behind dedupe: one open
 // deviation per rule and subject, whoever writes, and room for a new one
 // once it is closed.
-func TestDeviationOpenUnique(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestDeviationOpenUnique(t *testing.T) { eachDialect(t, testDeviationOpenUnique) }
+
+func testDeviationOpenUnique(t *testing.T, db *DB) {
 	ctx := t.Context()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	f := model.NewDeviation{Finding: model.Finding{Rule: "unknown-media", Subject: "media:0781:5583:X", Title: "t", Severity: model.SeverityHigh, At: now}}

@@ -35,17 +35,14 @@ func resultRows(rs []model.RecordResult) []string {
 // closing and reopening the file: a restated condition stays one deviation
 // with one occurrence, and one that cleared before the restart comes back as
 // an occurrence of its open deviation.
-func TestStandingRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sonevakt.db")
+func TestStandingRestart(t *testing.T) { eachDialectHandles(t, testStandingRestart) }
+
+func testStandingRestart(t *testing.T, open func() *DB) {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	const rule = "unregistered-host"
 	step := func(now time.Time, subjects []string, want []string) {
 		t.Helper()
-		db, err := OpenSQLite(t.Context(), path, testLogger(t))
-		if err != nil {
-			t.Fatalf("Open = %v", err)
-		}
-		defer db.Close()
+		db := open()
 		res, err := db.RecordStanding(t.Context(), rule, nil, standingFindings(now, subjects...), now)
 		if err != nil {
 			t.Fatalf("RecordStanding(%q) = %v", subjects, err)
@@ -62,7 +59,7 @@ func TestStandingRestart(t *testing.T) {
 	step(t0.Add(2*time.Minute), []string{"host:a"}, []string{"AVVIK-2026-2 false"})
 	step(t0.Add(3*time.Minute), []string{"host:a", "host:b"}, []string{"AVVIK-2026-2 false"})
 
-	db := mustOpen(t, path)
+	db := open()
 	ds, err := db.ListDeviations(t.Context(), model.DeviationQuery{Limit: 10})
 	if err != nil {
 		t.Fatalf("ListDeviations = %v", err)

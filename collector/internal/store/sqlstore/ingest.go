@@ -46,114 +46,168 @@ func (db *DB) Ingest(ctx context.Context, b model.IngestBatch) (model.IngestResu
 	}
 	received := nanos(b.ReceivedAt)
 
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		// The agent's row first: it proves the agent exists and takes its
-		// row's place in the transaction.
-		r, err := tx.ExecContext(ctx, `UPDATE agents SET
-			last_seen = max(last_seen, ?),
-			addr      = CASE WHEN ? = '' THEN addr ELSE ? END,
-			hostname  = CASE WHEN ? = '' THEN hostname ELSE ? END,
-			version   = CASE WHEN ? = '' THEN version ELSE ? END
-			WHERE id = ?`,
-			received, b.Addr, b.Addr, hostname, hostname, version, version, b.AgentID)
-		if err := exactlyOne(r, err, "agent "+b.AgentID); err != nil {
-			return err
-		}
-
-		// fresh and freshMedia mark the inventory and media records new to
-		// the store: only those change the agent's inventory or reach the
-		// media log.
-		var fresh, freshMedia, freshFlows, freshNeighbours []bool
-		var inserted func(seq uint64)
-		if len(b.Inventories) > 0 || len(b.Media) > 0 || len(b.Flows) > 0 || len(b.Neighbours) > 0 {
-			fresh, freshMedia = make([]bool, len(b.Inventories)), make([]bool, len(b.Media))
-			freshFlows, freshNeighbours = make([]bool, len(b.Flows)), make([]bool, len(b.Neighbours))
-			invBySeq := make(map[uint64]int, len(b.Inventories))
-			for i, inv := range b.Inventories {
-				invBySeq[inv.Seq] = i
-			}
-			mediaBySeq := make(map[uint64]int, len(b.Media))
-			for i, m := range b.Media {
-				mediaBySeq[m.Seq] = i
-			}
-			flowsBySeq := make(map[uint64]int, len(b.Flows))
-			for i, f := range b.Flows {
-				flowsBySeq[f.Seq] = i
-			}
-			neighboursBySeq := make(map[uint64]int, len(b.Neighbours))
-			for i, n := range b.Neighbours {
-				neighboursBySeq[n.Seq] = i
-			}
-			inserted = func(seq uint64) {
-				if i, ok := invBySeq[seq]; ok {
-					fresh[i] = true
-				}
-				if i, ok := mediaBySeq[seq]; ok {
-					freshMedia[i] = true
-				}
-				if i, ok := flowsBySeq[seq]; ok {
-					freshFlows[i] = true
-				}
-				if i, ok := neighboursBySeq[seq]; ok {
-					freshNeighbours[i] = true
-				}
-			}
-		}
-
-		if len(b.Records) > 0 {
-			n, minSeq, maxSeq, err := insertRecords(ctx, tx, b.AgentID, received, b.Records, inserted)
-			if err != nil {
-				return err
-			}
-			res.Inserted = n
-			if n > 0 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO agent_stats (agent_id, records, min_seq, max_seq)
-					VALUES (?, ?, ?, ?)
-					ON CONFLICT (agent_id) DO UPDATE SET
-						records = agent_stats.records + excluded.records,
-						min_seq = min(agent_stats.min_seq, excluded.min_seq),
-						max_seq = max(agent_stats.max_seq, excluded.max_seq)`,
-					b.AgentID, n, int64(minSeq), int64(maxSeq)); err != nil {
-					return fmt.Errorf("update stats: %w", err)
-				}
-			}
-		}
-
-		if facts != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO hosts (agent_id, facts, facts_at) VALUES (?, ?, ?)
-				ON CONFLICT (agent_id) DO UPDATE SET facts = excluded.facts, facts_at = excluded.facts_at
-				WHERE excluded.facts_at > hosts.facts_at`,
-				b.AgentID, string(facts), nanos(b.FactsAt)); err != nil {
-				return fmt.Errorf("store facts: %w", err)
-			}
-		}
-
-		inv, err := db.ingestInventory(ctx, tx, b.AgentID, b.Inventories, fresh)
-		if err != nil {
-			return fmt.Errorf("store inventory: %w", err)
-		}
-		res.InventoryHash, res.InventoryFull = inv.hash, inv.wantFull
-		for _, f := range fresh {
-			if f {
-				res.Inventories++
-			}
-		}
-
-		if res.Media, err = ingestMedia(ctx, tx, b.AgentID, received, b.Media, freshMedia); err != nil {
-			return fmt.Errorf("store media log: %w", err)
-		}
-		if res.Flows, err = ingestFlows(ctx, tx, b.AgentID, b.Flows, freshFlows); err != nil {
-			return fmt.Errorf("store flows: %w", err)
-		}
-		if err := ingestNeighbours(ctx, tx, b.AgentID, received, b.Neighbours, freshNeighbours); err != nil {
-			return fmt.Errorf("store neighbours: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	req := &ingestReq{ctx: ctx, b: b, facts: facts, hostname: hostname, version: version, received: received, res: res,
+		done: make(chan struct{})}
+	if err := db.ingester.submit(ctx, req); err != nil {
 		return model.IngestResult{}, fmt.Errorf("ingest %d records for agent %s: %w", len(b.Records), b.AgentID, err)
 	}
+	if req.err != nil {
+		return model.IngestResult{}, fmt.Errorf("ingest %d records for agent %s: %w", len(b.Records), b.AgentID, req.err)
+	}
+	return req.res, nil
+}
+
+// ingestTx applies one batch in tx (see Ingest).
+func (db *DB) ingestTx(ctx context.Context, tx *sql.Tx, req *ingestReq) (model.IngestResult, error) {
+	b, res, received, facts, hostname, version := req.b, req.res, req.received, req.facts, req.hostname, req.version
+	// The agent's row first: it proves the agent exists and takes its
+	// row's place in the transaction.
+	r, err := tx.ExecContext(ctx, `UPDATE agents SET
+		last_seen = max(last_seen, ?),
+		addr      = CASE WHEN ? = '' THEN addr ELSE ? END,
+		hostname  = CASE WHEN ? = '' THEN hostname ELSE ? END,
+		version   = CASE WHEN ? = '' THEN version ELSE ? END
+		WHERE id = ?`,
+		received, b.Addr, b.Addr, hostname, hostname, version, version, b.AgentID)
+	if err := exactlyOne(r, err, "agent "+b.AgentID); err != nil {
+		return res, err
+	}
+
+	// fresh and freshMedia mark the inventory and media records new to
+	// the store: only those change the agent's inventory or reach the
+	// media log.
+	var fresh, freshMedia, freshFlows, freshNeighbours []bool
+	var inserted func(seq uint64)
+	if len(b.Inventories) > 0 || len(b.Media) > 0 || len(b.Flows) > 0 || len(b.Neighbours) > 0 {
+		fresh, freshMedia = make([]bool, len(b.Inventories)), make([]bool, len(b.Media))
+		freshFlows, freshNeighbours = make([]bool, len(b.Flows)), make([]bool, len(b.Neighbours))
+		invBySeq := make(map[uint64]int, len(b.Inventories))
+		for i, inv := range b.Inventories {
+			invBySeq[inv.Seq] = i
+		}
+		mediaBySeq := make(map[uint64]int, len(b.Media))
+		for i, m := range b.Media {
+			mediaBySeq[m.Seq] = i
+		}
+		flowsBySeq := make(map[uint64]int, len(b.Flows))
+		for i, f := range b.Flows {
+			flowsBySeq[f.Seq] = i
+		}
+		neighboursBySeq := make(map[uint64]int, len(b.Neighbours))
+		for i, n := range b.Neighbours {
+			neighboursBySeq[n.Seq] = i
+		}
+		inserted = func(seq uint64) {
+			if i, ok := invBySeq[seq]; ok {
+				fresh[i] = true
+			}
+			if i, ok := mediaBySeq[seq]; ok {
+				freshMedia[i] = true
+			}
+			if i, ok := flowsBySeq[seq]; ok {
+				freshFlows[i] = true
+			}
+			if i, ok := neighboursBySeq[seq]; ok {
+				freshNeighbours[i] = true
+			}
+		}
+	}
+
+	if len(b.Records) > 0 {
+		insert := insertRecords
+		if db.dialect == Postgres {
+			insert = insertRecordsPG
+		}
+		n, minSeq, maxSeq, err := insert(ctx, tx, b.AgentID, received, b.Records, inserted)
+		if err != nil {
+			return res, err
+		}
+		res.Inserted = n
+		if n > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_stats (agent_id, records, min_seq, max_seq)
+				VALUES (?, ?, ?, ?)
+				ON CONFLICT (agent_id) DO UPDATE SET
+					records = agent_stats.records + excluded.records,
+					min_seq = min(agent_stats.min_seq, excluded.min_seq),
+					max_seq = max(agent_stats.max_seq, excluded.max_seq)`,
+				b.AgentID, n, int64(minSeq), int64(maxSeq)); err != nil {
+				return res, fmt.Errorf("update stats: %w", err)
+			}
+		}
+	}
+
+	if facts != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hosts (agent_id, facts, facts_at) VALUES (?, ?, ?)
+			ON CONFLICT (agent_id) DO UPDATE SET facts = excluded.facts, facts_at = excluded.facts_at
+			WHERE excluded.facts_at > hosts.facts_at`,
+			b.AgentID, string(facts), nanos(b.FactsAt)); err != nil {
+			return res, fmt.Errorf("store facts: %w", err)
+		}
+	}
+
+	inv, err := db.ingestInventory(ctx, tx, b.AgentID, b.Inventories, fresh)
+	if err != nil {
+		return res, fmt.Errorf("store inventory: %w", err)
+	}
+	res.InventoryHash, res.InventoryFull = inv.hash, inv.wantFull
+	for _, f := range fresh {
+		if f {
+			res.Inventories++
+		}
+	}
+
+	if res.Media, err = ingestMedia(ctx, tx, b.AgentID, received, b.Media, freshMedia); err != nil {
+		return res, fmt.Errorf("store media log: %w", err)
+	}
+	if res.Flows, err = ingestFlows(ctx, tx, b.AgentID, b.Flows, freshFlows); err != nil {
+		return res, fmt.Errorf("store flows: %w", err)
+	}
+	if err := ingestNeighbours(ctx, tx, b.AgentID, received, b.Neighbours, freshNeighbours); err != nil {
+		return res, fmt.Errorf("store neighbours: %w", err)
+	}
 	return res, nil
+}
+
+// insertRecordsPG is insertRecords for PostgreSQL, in one statement: the
+// batch goes as arrays (unnest), and RETURNING names the seqs that were new.
+// Row by row, each record would cost a round trip to the server.
+func insertRecordsPG(ctx context.Context, tx *sql.Tx, agentID string, received int64, recs []wire.Record, inserted func(seq uint64)) (n int, minSeq, maxSeq uint64, err error) {
+	seqs := make([]int64, len(recs))
+	kinds := make([]string, len(recs))
+	observed := make([]int64, len(recs))
+	encs := make([]int64, len(recs))
+	bodies := make([][]byte, len(recs))
+	for i, r := range recs {
+		seqs[i], kinds[i], observed[i], encs[i], bodies[i] = int64(r.Seq), string(r.Kind), r.ObservedAt, int64(r.Enc), blob(r.Body)
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO records (agent_id, seq, kind, observed_at, received_at, enc, body)
+		SELECT ?, r.seq, r.kind, r.observed_at, ?, r.enc, r.body
+		FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bytea[]) AS r (seq, kind, observed_at, enc, body)
+		ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq`,
+		agentID, received, seqs, kinds, observed, encs, bodies)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("insert records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return 0, 0, 0, err
+		}
+		seq := uint64(v)
+		if inserted != nil {
+			inserted(seq)
+		}
+		if n == 0 || seq < minSeq {
+			minSeq = seq
+		}
+		maxSeq = max(maxSeq, seq)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, fmt.Errorf("insert records: %w", err)
+	}
+	return n, minSeq, maxSeq, nil
 }
 
 // insertRecords inserts recs with one prepared statement, skipping those

@@ -14,8 +14,9 @@ import (
 
 // TestOrgAuditDetail: an update's audit entry holds the person before and
 // after in the audit JSON form, roles as lists.
-func TestOrgAuditDetail(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestOrgAuditDetail(t *testing.T) { eachDialect(t, testOrgAuditDetail) }
+
+func testOrgAuditDetail(t *testing.T, db *DB) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	siri := model.Person{ID: "siri", Name: "Siri", Roles: []string{"sikkerhet"}}
@@ -50,8 +51,9 @@ func TestOrgAuditDetail(t *testing.T) {
 
 // TestOrgListsStoredAsJSON: lists are JSON arrays in their column, "[]"
 // for none, and read back as nil.
-func TestOrgListsStoredAsJSON(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestOrgListsStoredAsJSON(t *testing.T) { eachDialect(t, testOrgListsStoredAsJSON) }
+
+func testOrgListsStoredAsJSON(t *testing.T, db *DB) {
 	ctx := t.Context()
 	sps := []model.SupplierPerson{
 		{ID: "a", Name: "A", Supplier: "S", Accounts: []string{`DOMAIN\a`, "Acme Service"}},
@@ -75,7 +77,10 @@ func TestOrgListsStoredAsJSON(t *testing.T) {
 // TestOrgRefusedImportWritesNothing: a refused import leaves no row and no
 // audit entry, also for entries of the import that were fine.
 func TestOrgRefusedImportWritesNothing(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+	eachDialect(t, testOrgRefusedImportWritesNothing)
+}
+
+func testOrgRefusedImportWritesNothing(t *testing.T, db *DB) {
 	ctx := t.Context()
 	_, err := db.ImportPeople(ctx, []model.Person{{ID: "fine", Name: "Fine", Roles: []string{"sikkerhet"}}, {ID: "bad", Name: "Bad", Unit: "nowhere"}}, false, "x", time.Unix(1, 0))
 	if err == nil || !strings.Contains(err.Error(), "unit nowhere") {

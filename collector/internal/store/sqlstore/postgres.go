@@ -84,6 +84,7 @@ func OpenPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*DB, er
 		return nil, fmt.Errorf("open postgres store %s: %w", name, err)
 	}
 	db.pg = newPGState(cfg, logger)
+	db.ingester = newIngester(db)
 	return db, nil
 }
 

@@ -128,6 +128,34 @@ func TestPostgresReadersReadOnly(t *testing.T) {
 	}
 }
 
+// BenchmarkIngestPostgres and BenchmarkIngestAgentsPostgres are
+// BenchmarkIngest and BenchmarkIngestAgents on PostgreSQL.
+func BenchmarkIngestPostgres(b *testing.B) {
+	db := openPGB(b)
+	defer db.Close()
+	benchIngest(b, db)
+}
+
+func BenchmarkIngestAgentsPostgres(b *testing.B) {
+	db := openPGB(b)
+	defer db.Close()
+	benchIngestAgents(b, db)
+}
+
+func BenchmarkIngestManyAgentsPostgres(b *testing.B) {
+	db := openPGB(b)
+	defer db.Close()
+	benchIngestMany(b, db)
+}
+
+func openPGB(b *testing.B) *DB {
+	db, err := OpenPostgres(b.Context(), pgtest.DSN(b), testLogger(b))
+	if err != nil {
+		b.Fatalf("OpenPostgres = %v", err)
+	}
+	return db
+}
+
 func TestDollarPlaceholders(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"SELECT 1", "SELECT 1"},

@@ -11,8 +11,9 @@ import (
 
 // TestSoftwareCatalogSchemaChecks: the table itself refuses what the import
 // refuses, so that no other writer can store an entry the rules cannot read.
-func TestSoftwareCatalogSchemaChecks(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestSoftwareCatalogSchemaChecks(t *testing.T) { eachDialect(t, testSoftwareCatalogSchemaChecks) }
+
+func testSoftwareCatalogSchemaChecks(t *testing.T, db *DB) {
 	ctx := t.Context()
 	for _, tc := range []struct{ name, verdict, pattern, source string }{
 		{"verdict", "maybe", "x", ""},

@@ -64,6 +64,8 @@ type DB struct {
 	r       *sql.DB // readers
 	log     *slog.Logger
 	pg      *pgState // PostgreSQL only: the listener behind Changes
+	// ingester groups concurrent Ingest calls into one transaction.
+	ingester *ingester
 }
 
 var _ model.Store = (*DB)(nil)
@@ -123,6 +125,7 @@ func OpenSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: journal mode is %q, want wal", path, mode)
 	}
+	db.ingester = newIngester(db)
 	return db, nil
 }
 
@@ -175,6 +178,7 @@ func prepareFile(path string, logger *slog.Logger) error {
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
+	db.ingester.close()
 	if db.dialect == Postgres {
 		db.pg.close()
 		return errors.Join(db.r.Close(), db.w.Close())

@@ -17,8 +17,11 @@ import (
 
 var _ model.TrafficStatsStore = (*DB)(nil)
 
-// maxCount bounds every stored packet and byte count, so that adding two of
-// them never leaves SQLite's 64-bit integers.
+// maxCount bounds every stored packet and byte count. The upserts add a
+// count to a stored one as min(a + b, maxCount) without computing a sum past
+// the bound (CASE WHEN a > maxCount - b …), so no sum leaves 64-bit
+// integers: PostgreSQL refuses a BIGINT overflow, SQLite turns it into a
+// float.
 const maxCount = 1 << 62
 
 // maxNeighbourList bounds a neighbour's addresses and agents kept.
@@ -28,8 +31,8 @@ const upsertFlowHour = `INSERT INTO flow_hours (hour, agent_id, src, dst, proto,
 	src_zone, dst_zone, packets, bytes, first, last, verdict, rule, seq)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (hour, agent_id, src, dst, proto, dport, process) DO UPDATE SET
-		packets  = min(flow_hours.packets + excluded.packets, 4611686018427387904),
-		bytes    = min(flow_hours.bytes + excluded.bytes, 4611686018427387904),
+		packets  = CASE WHEN flow_hours.packets > 4611686018427387904 - excluded.packets THEN 4611686018427387904 ELSE flow_hours.packets + excluded.packets END,
+		bytes    = CASE WHEN flow_hours.bytes > 4611686018427387904 - excluded.bytes THEN 4611686018427387904 ELSE flow_hours.bytes + excluded.bytes END,
 		first    = min(flow_hours.first, excluded.first),
 		last     = max(flow_hours.last, excluded.last),
 		seq      = max(flow_hours.seq, excluded.seq),
@@ -41,9 +44,9 @@ const upsertFlowHour = `INSERT INTO flow_hours (hour, agent_id, src, dst, proto,
 
 const upsertZoneHour = `INSERT INTO zone_hours (hour, agent_id, zone, flows, packets, bytes) VALUES (?, ?, ?, ?, ?, ?)
 	ON CONFLICT (hour, agent_id, zone) DO UPDATE SET
-		flows   = min(zone_hours.flows + excluded.flows, 4611686018427387904),
-		packets = min(zone_hours.packets + excluded.packets, 4611686018427387904),
-		bytes   = min(zone_hours.bytes + excluded.bytes, 4611686018427387904)`
+		flows   = CASE WHEN zone_hours.flows > 4611686018427387904 - excluded.flows THEN 4611686018427387904 ELSE zone_hours.flows + excluded.flows END,
+		packets = CASE WHEN zone_hours.packets > 4611686018427387904 - excluded.packets THEN 4611686018427387904 ELSE zone_hours.packets + excluded.packets END,
+		bytes   = CASE WHEN zone_hours.bytes > 4611686018427387904 - excluded.bytes THEN 4611686018427387904 ELSE zone_hours.bytes + excluded.bytes END`
 
 const upsertCaptureStatus = `INSERT INTO capture_status (agent_id, source, at, error, stats) VALUES (?, ?, ?, ?, ?)
 	ON CONFLICT (agent_id, source) DO UPDATE SET at = excluded.at, error = excluded.error, stats = excluded.stats

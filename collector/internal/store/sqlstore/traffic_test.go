@@ -40,8 +40,9 @@ func statsInterval(start time.Time, source, capErr string, zones ...wire.ZoneCou
 		Stats: wire.CaptureStats{Packets: 10, Dropped: 1, Error: capErr}}
 }
 
-func TestTrafficStats(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestTrafficStats(t *testing.T) { eachDialect(t, testTrafficStats) }
+
+func testTrafficStats(t *testing.T, db *DB) {
 	ctx := t.Context()
 	a1, err := db.sampleAgent(ctx)
 	if err != nil {
@@ -108,15 +109,16 @@ func TestTrafficStats(t *testing.T) {
 
 // TestFlowCountsBounded checks that counts near the top of uint64 are kept
 // at the bound instead of failing the batch.
-func TestFlowCountsBounded(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "s.db"))
+func TestFlowCountsBounded(t *testing.T) { eachDialect(t, testFlowCountsBounded) }
+
+func testFlowCountsBounded(t *testing.T, db *DB) {
 	ctx := t.Context()
 	id, err := db.sampleAgent(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	huge := func(start time.Time) wire.Flows {
-		body := statsInterval(start, "capture:eth0", "")
+		body := statsInterval(start, "capture:eth0", "", wire.ZoneCount{Zone: "kontor", Flows: math.MaxUint64, Packets: math.MaxUint64, Bytes: math.MaxUint64})
 		body.Flows = []wire.Flow{{Proto: wire.ProtoTCP, Src: "10.1.0.1", Dst: "10.20.0.1", DPort: 443, SrcZone: "kontor", DstZone: "helse",
 			Packets: math.MaxUint64, Bytes: math.MaxUint64 - 1}}
 		return body
@@ -124,12 +126,22 @@ func TestFlowCountsBounded(t *testing.T) {
 	if _, err := db.Ingest(ctx, flowsBatch(t, id, 1, huge(minute(0)), huge(minute(1)), huge(minute(2)))); err != nil {
 		t.Fatalf("Ingest(huge counts) = %v", err)
 	}
+	// Another batch adds to the rows the first one wrote, at the bound.
+	if _, err := db.Ingest(ctx, flowsBatch(t, id, 4, huge(minute(3)))); err != nil {
+		t.Fatalf("Ingest(huge counts again) = %v", err)
+	}
 	fs, err := db.Flows(ctx, model.FlowQuery{Limit: 10})
 	if err != nil || len(fs) != 1 || fs[0].Packets != maxCount || fs[0].Bytes != maxCount {
 		t.Errorf("Flows = %+v, %v; want one row with counts %d", fs, err, uint64(maxCount))
 	}
 	if ps, err := db.ZoneMatrix(ctx, time.Time{}, time.Time{}); err != nil || len(ps) != 1 || ps[0].Bytes != maxCount {
 		t.Errorf("ZoneMatrix = %+v, %v", ps, err)
+	}
+	if ps, err := db.EvidenceZoneMatrix(ctx, time.Time{}, time.Time{}); err != nil || len(ps) != 1 || ps[0].Bytes != maxCount || ps[0].Packets != maxCount {
+		t.Errorf("EvidenceZoneMatrix = %+v, %v", ps, err)
+	}
+	if zs, err := db.ZoneHours(ctx, time.Time{}, time.Time{}); err != nil || len(zs) != 1 || zs[0].Flows != maxCount || zs[0].Bytes != maxCount {
+		t.Errorf("ZoneHours = %+v, %v; want kontor with counts %d", zs, err, uint64(maxCount))
 	}
 }
 

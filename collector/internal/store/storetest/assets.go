@@ -3,7 +3,6 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -267,5 +266,4 @@ func testAssetRefused(t *testing.T, st model.Store) {
 	if got := assets(t, st); len(got) != 1 || got[0].Tag != "K-2" || !slices.Equal(got[0].MACs, []string{"aa:bb:cc:dd:ee:01"}) {
 		t.Errorf("Assets after passing a MAC on = %+v, want K-2 alone with aa:bb:cc:dd:ee:01", got)
 	}
-	_ = fmt.Sprint // keep fmt for error messages below if needed
 }

@@ -98,6 +98,15 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"BreachDecide", testBreachDecide},
 		{"BreachEscalate", testBreachEscalate},
 		{"Accounts", testAccounts},
+		{"AssetRegister", testAssetRegister},
+		{"AssetRefused", testAssetRefused},
+		{"EachHostSoftware", testEachHostSoftware},
+		{"TrafficZoneHours", testTrafficZoneHours},
+		{"TrafficCaptureStatus", testTrafficCaptureStatus},
+		{"EvidenceDeviations", testEvidenceDeviations},
+		{"EvidenceTimeline", testEvidenceTimeline},
+		{"EvidenceMedia", testEvidenceMedia},
+		{"EvidenceZoneMatrix", testEvidenceZoneMatrix},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
