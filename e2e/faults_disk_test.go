@@ -1,3 +1,7 @@
+//go:build linux
+
+// The disk fault tests mount a small tmpfs: Linux only.
+
 package e2e
 
 import (
@@ -113,4 +117,54 @@ func TestFaultAgentDiskFull(t *testing.T) {
 		t.Errorf("deviations by rule %v, want one spool-dropped", by)
 	}
 	t.Logf("deviation %s: %s dropped; host %d records; %d lost lines", id, dropped, h.Records, lostLines)
+}
+
+// TestFaultAgentSpoolFillsDisk: the agent's own spool is what fills the
+// disk (the collector is away and the bound is above the file system's
+// size; spoolfill appends with the real spool code until the disk refuses).
+// Nothing else frees space. Once the collector is back, the agent's commits
+// must work on the full disk and remove the acked segments: it delivers
+// everything it held, then new records, every acked one stored once.
+func TestFaultAgentSpoolFillsDisk(t *testing.T) {
+	fill := buildTool(t, "spoolfill", "../agent/internal/spool/spoolfill")
+	fs := smallFS(t, "8m")
+	c := newCollector(t)
+	c.start()
+	a := newAgentIn(t, c, filepath.Join(fs, "agent"), agentConf(50*time.Millisecond, 0, 64<<20))
+	a.start()
+	c.waitHost(a.id, 30*time.Second, "first records", func(h apiHost) bool { return h.MaxSeq >= 3 })
+	c.p.kill()
+	a.p.stop()
+
+	out, err := exec.Command(fill, filepath.Join(a.data, "spool"), fmt.Sprint(64<<20)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no space left on device") {
+		t.Fatalf("spoolfill with a bound above the disk: %v: %s; want it stopped by a full disk", err, out)
+	}
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(fs, &sfs); err != nil {
+		t.Fatal(err)
+	}
+	if free := int64(sfs.Bfree) * sfs.Bsize; free > 16<<10 {
+		t.Fatalf("%d bytes free after spoolfill; want a full disk", free)
+	}
+	before := a.status().Spool
+	t.Logf("spool on the full disk: %+v", before)
+
+	c.start()
+	a.start()
+	h := c.waitHost(a.id, 60*time.Second, "the spool delivered and new records after it", func(h apiHost) bool {
+		return contiguous(h) && h.MaxSeq > before.NextSeq+5
+	})
+	if err := syscall.Statfs(fs, &sfs); err != nil {
+		t.Fatal(err)
+	}
+	if free := int64(sfs.Bfree) * sfs.Bsize; free < 4<<20 {
+		t.Errorf("%d bytes free after delivery; the acked segments were not removed", free)
+	}
+	db := c.store()
+	st := c.finalCheck(db, a)
+	if st.Spool.Committed < before.NextSeq {
+		t.Errorf("commit point %d, want past the %d records the spool held", st.Spool.Committed, before.NextSeq-1)
+	}
+	t.Logf("host %d records up to seq %d", h.Records, h.MaxSeq)
 }

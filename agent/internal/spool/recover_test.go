@@ -453,7 +453,9 @@ func TestBadStateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	// Both slots damaged (one damaged slot is a torn write: TestStateTornSlot).
 	patch(t, filepath.Join(dir, stateName), 10, []byte{0xff, 0xff})
+	patch(t, filepath.Join(dir, stateName), stateSlotSize+10, []byte{0xff, 0xff})
 
 	log, lb := newLogger()
 	s = mustOpen(t, dir, Options{Logger: log})

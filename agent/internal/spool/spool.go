@@ -7,11 +7,13 @@
 // A spool is one directory: segment files seg-<first seq>.log holding framed
 // records (length, CRC-32C, seq, then the CBOR of the wire.Record), a state file
 // with the commit point, the last assigned seq and the lifetime count of dropped
-// records (replaced atomically), and a lock file that keeps a second process
-// out. It survives kill -9 and power loss at any instant: Open truncates a torn
-// tail, cuts out damaged records (counting them as dropped, logging file and
-// offset) and keeps everything intact. It is bounded by bytes: past the bound the
-// oldest unacknowledged segments are dropped and counted.
+// records (preallocated and written in place in one of two slots, so that
+// commits and drops work on a full disk and free its space), and a lock file
+// that keeps a second process out. It survives kill -9 and power loss at any
+// instant: Open truncates a torn tail, cuts out damaged records (counting them
+// as dropped, logging file and offset), ignores a torn state slot in favour of
+// the other and keeps everything intact. It is bounded by bytes: past the
+// bound the oldest unacknowledged segments are dropped and counted.
 //
 // It knows nothing about the network or about record bodies; delivery belongs
 // to the uplink, encoding to pkg/wire.
@@ -29,6 +31,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sonevakt/sonevakt/pkg/wire"
@@ -89,10 +92,12 @@ type Spool struct {
 	log    *slog.Logger
 	lock   io.Closer
 	notify chan struct{}
+	sf     *stateFile // nil until the format-2 state file exists (see save)
 
 	mu        sync.Mutex
 	closed    bool
 	broken    error      // a failed write could not be undone; Append refuses until reopened
+	full      bool       // the last Append failed for want of disk space
 	segs      []*segment // oldest first
 	active    *segment   // where Append writes; nil: Append starts a new segment
 	dirDirty  bool       // a segment was created and its directory entry is not yet synced
@@ -156,6 +161,9 @@ func Open(dir string, opts Options) (*Spool, error) {
 	}
 	if err := s.load(); err != nil {
 		s.closeFiles()
+		if s.sf != nil {
+			s.sf.close()
+		}
 		lock.Close()
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
@@ -165,14 +173,26 @@ func Open(dir string, opts Options) (*Spool, error) {
 // load reads the state and scans every segment, repairing what a crash or the
 // disk damaged.
 func (s *Spool) load() error {
-	st, err := readState(s.dir)
+	ls, err := readState(s.dir)
 	badState := errors.Is(err, errBadState)
 	if err != nil && !badState {
 		return err
 	}
+	st := ls.state
 	if badState {
 		s.log.Error("spool state file is damaged; every record on disk will be sent again and sequence numbers jump ahead",
 			"file", filepath.Join(s.dir, stateName), "err", err)
+	}
+	if ls.torn {
+		s.log.Warn("spool state file has a damaged slot (a write torn by a crash); using the other, older one",
+			"file", filepath.Join(s.dir, stateName), "committed", st.Committed, "last", st.Last)
+	}
+	if ls.found && !ls.v1 {
+		// Format 2: written in place from now on. A file of the wrong size
+		// (damaged) is replaced by save below.
+		if sf, err := openStateFile(s.dir, ls.gen, !s.opts.NoSync); err == nil {
+			s.sf = sf
+		}
 	}
 
 	entries, err := os.ReadDir(s.dir)
@@ -197,6 +217,7 @@ func (s *Spool) load() error {
 
 	floor := st.floor()
 	var lost, prev uint64
+	var stale []string // segments acked or dropped; removed once the state is settled
 	for i, base := range bases {
 		name := segName(base)
 		path := filepath.Join(s.dir, name)
@@ -206,9 +227,7 @@ func (s *Spool) load() error {
 		}
 		if upper != 0 && upper <= floor {
 			// Acked or dropped before the crash; the state write came first.
-			if err := os.Remove(path); err != nil {
-				return fmt.Errorf("remove segment %s: %w", path, err)
-			}
+			stale = append(stale, path)
 			continue
 		}
 		res, err := scanSegment(path, base, prev, upper)
@@ -226,10 +245,7 @@ func (s *Spool) load() error {
 		s.segs = append(s.segs, &segment{name: name, base: base, first: res.first, last: res.last, count: res.count, size: res.size, gaps: res.gaps})
 	}
 	for len(s.segs) > 0 && s.segs[0].last <= floor {
-		seg := s.segs[0]
-		if err := os.Remove(filepath.Join(s.dir, seg.name)); err != nil {
-			return fmt.Errorf("remove segment %s: %w", seg.name, err)
-		}
+		stale = append(stale, filepath.Join(s.dir, s.segs[0].name))
 		s.segs = s.segs[1:]
 	}
 
@@ -258,7 +274,54 @@ func (s *Spool) load() error {
 		s.active = s.segs[n-1]
 	}
 	s.cur = cursor{after: floor}
-	if lost > 0 || badState || st.Last != s.lastSeq {
+	if err := s.settle(lost > 0 || badState || st.Last != s.lastSeq, ls.v1); err != nil {
+		return err
+	}
+	if badState && s.sf != nil && s.sf.gen < 2 {
+		// The damaged file was reused in place: overwrite its other slot
+		// too, lest it pass for a torn write at the next Open.
+		if err := s.save(); err != nil {
+			return err
+		}
+	}
+	if len(stale) > 0 && len(s.segs) == 0 && s.sf != nil {
+		// No segment will hold the last seq: both slots must, so that a
+		// damaged newest slot cannot make a seq be assigned twice.
+		if err := s.save(); err != nil {
+			return err
+		}
+		if err := s.save(); err != nil {
+			return err
+		}
+	}
+	for _, path := range stale {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("remove segment %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// settle writes the state at the end of load: need says it changed; v1 that
+// the file is in format 1.
+func (s *Spool) settle(need, v1 bool) error {
+	if s.sf == nil {
+		// A new spool, a spool of an older agent (format 1) or a damaged
+		// state file: write the preallocated state file now, while there
+		// is (hopefully) room; every later state write is in place.
+		err := s.save()
+		switch {
+		case err == nil && v1:
+			s.log.Info("spool state file migrated to format 2 (preallocated, written in place)", "file", filepath.Join(s.dir, stateName))
+		case err != nil && (need || !diskFull(err)):
+			return err
+		case err != nil:
+			s.log.Warn("spool cannot preallocate its state file for want of disk space; commits need free space until it can",
+				"file", filepath.Join(s.dir, stateName), "err", err)
+		}
+		return nil
+	}
+	if need {
 		if err := s.save(); err != nil {
 			return err
 		}
@@ -290,10 +353,22 @@ func (s *Spool) report(path string, res *scanResult, floor uint64) uint64 {
 	return lost
 }
 
-// save persists the state.
+// save persists the state: in place in the preallocated state file, which
+// needs no free disk space, so that a commit on a full disk can delete the
+// acked segments. Until that file exists (a spool of an older agent, or one
+// opened on a full disk) save first tries to create it, which needs space; the
+// old file stays as it was if that fails.
 func (s *Spool) save() error {
 	st := state{Committed: s.committed, DropFloor: s.dropFloor, Last: s.lastSeq, Dropped: s.dropped}
-	return writeState(s.dir, st, !s.opts.NoSync)
+	if s.sf == nil {
+		sf, err := createStateFile(s.dir, st, !s.opts.NoSync)
+		if err != nil {
+			return err
+		}
+		s.sf = sf
+		return nil
+	}
+	return s.sf.write(st)
 }
 
 func (s *Spool) floor() uint64 { return max(s.committed, s.dropFloor) }
@@ -364,6 +439,7 @@ func (s *Spool) Append(r wire.Record) (uint64, error) {
 	s.bytes += n
 	s.records++
 	s.lastSeq = r.Seq
+	s.full = false
 	select {
 	case s.notify <- struct{}{}:
 	default:
@@ -374,14 +450,33 @@ func (s *Spool) Append(r wire.Record) (uint64, error) {
 // lost counts a record that could not be appended for want of disk space
 // as dropped, so that health records report it (the collector's rule
 // spool-dropped): a full disk loses records like the bound does. The count
-// is saved at once if the disk lets it, else with the next state write. It
-// returns err.
+// is saved at once (in place, which a full disk allows; failing that, with
+// the next state write). It returns err.
 func (s *Spool) lost(err error) error {
 	if diskFull(err) {
 		s.dropped++
+		s.full = true
 		_ = s.save()
 	}
 	return err
+}
+
+// fakeFullDisk, set only by tests, makes every write that needs new disk
+// blocks (creating a file, appending to a segment) fail as on a full disk.
+// Writes in place into the state file do not consult it: they need none.
+var fakeFullDisk atomic.Bool
+
+// noSpace returns the error a full disk gives for op on path when
+// fakeFullDisk is set, else nil.
+func noSpace(op, path string) error {
+	if !fakeFullDisk.Load() {
+		return nil
+	}
+	var errno error = syscall.ENOSPC
+	if runtime.GOOS == "windows" {
+		errno = syscall.Errno(112) // ERROR_DISK_FULL
+	}
+	return &os.PathError{Op: op, Path: path, Err: errno}
 }
 
 // diskFull reports whether err says the disk (or the user's quota) is full.
@@ -421,6 +516,9 @@ func (s *Spool) prepare(seq uint64, n int64) error {
 func (s *Spool) create(seq uint64) error {
 	seg := &segment{name: segName(seq), base: seq, size: segHdrSize}
 	path := s.path(seg)
+	if err := noSpace("open", path); err != nil {
+		return fmt.Errorf("create segment %s: %w", seg.name, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("create segment %s: %w", seg.name, err)
@@ -455,7 +553,10 @@ func (s *Spool) retire() {
 // file back, so that a half-written frame never sits before later ones.
 func (s *Spool) write(seg *segment, frame []byte) error {
 	off := seg.size
-	_, err := seg.w.WriteAt(frame, off)
+	err := noSpace("write", s.path(seg))
+	if err == nil {
+		_, err = seg.w.WriteAt(frame, off)
+	}
 	if err != nil {
 		err = fmt.Errorf("write segment %s: %w", seg.name, err)
 	} else if !s.opts.NoSync {
@@ -815,6 +916,15 @@ func (s *Spool) Commit(seq uint64) error {
 		s.committed = prev
 		return fmt.Errorf("commit %d: %w", seq, err)
 	}
+	s.removeAcked(oldFloor)
+	return nil
+}
+
+// removeAcked removes the segments that hold nothing above the floor, after
+// the state saying so was saved. The segment being written stays (the next
+// records would need a new file), except when the disk is full: then it may
+// be the one that filled it.
+func (s *Spool) removeAcked(oldFloor uint64) {
 	floor := s.floor()
 	if floor > oldFloor {
 		for _, seg := range s.segs {
@@ -824,17 +934,26 @@ func (s *Spool) Commit(seq uint64) error {
 			s.records -= seg.countAbove(oldFloor) - seg.countAbove(floor)
 		}
 	}
+	witnessed := false
 	for len(s.segs) > 0 {
 		seg := s.segs[0]
-		if seg == s.active || seg.last > floor {
+		if seg.last > floor || (seg == s.active && (!s.full || seg.count == 0)) {
 			break
+		}
+		if len(s.segs) == 1 && !witnessed {
+			// No segment will hold the last seq: both slots must, so that
+			// a damaged newest slot cannot make a seq be assigned twice.
+			if err := s.save(); err != nil {
+				s.log.Error("spool cannot write its state a second time; keeping the last segment", "file", s.path(seg), "err", err)
+				break
+			}
+			witnessed = true
 		}
 		s.remove(seg)
 	}
 	if s.cur.after < floor {
 		s.cur.after = floor
 	}
-	return nil
 }
 
 // Release forgets the outstanding leases: the next Lease starts again right
@@ -879,6 +998,12 @@ func (s *Spool) Close() error {
 		}
 	}
 	s.closeFiles()
+	if s.sf != nil {
+		if err := s.sf.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close state: %w", err))
+		}
+		s.sf = nil
+	}
 	if err := s.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("unlock %s: %w", s.dir, err))
 	}

@@ -129,6 +129,9 @@ func crash(s *Spool) {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.closeFiles()
+	if s.sf != nil {
+		s.sf.close()
+	}
 	s.lock.Close()
 }
 
