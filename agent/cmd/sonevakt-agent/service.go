@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -149,11 +150,14 @@ func enrollAtStart(ctx context.Context, data string, e enrollSettings, retry boo
 		if !retry || errors.Is(err, errUsage) {
 			return fmt.Errorf("enroll with %s: %w", e.collector, err)
 		}
-		log.Error("enrollment failed; retrying", "collector", e.collector, "in", wait, "err", err)
+		// Jittered, so that a fleet installed at once does not come back
+		// in step: between half and the whole of the doubling wait.
+		d := wait/2 + rand.N(wait/2+1)
+		log.Error("enrollment failed; retrying", "collector", e.collector, "in", d, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-time.After(d):
 		}
 		wait = min(2*wait, 5*time.Minute)
 	}
