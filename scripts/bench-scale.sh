@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench-scale: the scale figures of issue 10, collector and load generator
+# make bench-scale: the scale figures, collector and load generator
 # side by side on this machine. Figures are printed, never asserted, except
 # that a lost record or a failed enrollment makes the script fail at the end.
 #
@@ -267,9 +267,9 @@ for phase in $PHASES; do
     phase_result outage "outage $OUTAGE" "$data" $rc
     ;;
   pg)
-    # HOOK (PostgreSQL): the lead's sqlstore takes a postgres:// DSN in the
-    # collector config's store key. The fleet re-enrolls into the new
-    # collector (its own CA), so a fresh fleet dir is used.
+    # The collector's store: the postgres:// DSN in its config's store key.
+    # The fleet re-enrolls into the new collector (its own CA), so a fresh
+    # fleet dir is used.
     if [ -z "${SONEVAKT_PG_DSN:-}" ]; then
       echo "== PostgreSQL: skipped (set SONEVAKT_PG_DSN=postgres://… to run steady against it)"
       continue
@@ -280,9 +280,7 @@ for phase in $PHASES; do
     data=$work/collector-pg
     rm -rf "$work/fleet"
     start_collector "$data"
-    # HOOK: token create reads the store from --data only today; when it takes
-    # --config (or the DSN), pass "$work/collector.yaml" here.
-    TOKEN=$("$bin/sonevakt-collector" token create --data "$data" --uses $((AGENTS + 100)) --ttl 24h 2>/dev/null)
+    TOKEN=$("$bin/sonevakt-collector" token create --data "$data" --store "$SONEVAKT_PG_DSN" --uses $((AGENTS + 100)) --ttl 24h 2>/dev/null)
     rc=0; loadgen steady-pg "$AGENTS" --mode steady --rate "$RATE" --duration "$STEADY" --drain 10m || rc=$?
     phase_result steady-pg "steady postgres" "$data" $rc
     ;;
