@@ -123,7 +123,9 @@ func TestEnrollOverTCPWhenUDPBlocked(t *testing.T) {
 func TestRefusalSameOverBothTransports(t *testing.T) {
 	ca, _ := pki.NewCA("test", time.Now())
 	p := newPeer(t, ca, 0)
+	p.mu.Lock() // the peer already serves: a stray connection may read it
 	p.refuse = wire.CodeRevoked
+	p.mu.Unlock()
 	sp, err := spool.Open(t.TempDir(), spool.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)

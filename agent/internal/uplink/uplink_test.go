@@ -150,8 +150,11 @@ func (p *peer) batches(tr string) int {
 }
 
 func (p *peer) serve(ctx context.Context, c transport.Conn) {
-	if p.refuse != 0 {
-		c.CloseWithError(p.refuse, "refused by the test")
+	p.mu.Lock()
+	refuse := p.refuse
+	p.mu.Unlock()
+	if refuse != 0 {
+		c.CloseWithError(refuse, "refused by the test")
 		return
 	}
 	p.mu.Lock()

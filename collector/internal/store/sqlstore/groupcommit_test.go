@@ -83,10 +83,12 @@ func TestGroupCommitBusy(t *testing.T) {
 	}
 	release := holdWriter(t, db)
 	defer release()
-	// One batch in the ingester's hands, a full queue behind it.
+	// A group in the ingester's hands (it may gather up to a queue's worth
+	// before it blocks on the writer), a full queue behind it; the rest are
+	// refused as busy themselves.
 	waiting, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for i := range cap(db.ingester.q) + 1 {
+	for i := range 2*cap(db.ingester.q) + 2 {
 		go db.Ingest(waiting, model.IngestBatch{AgentID: id, ReceivedAt: time.Now(), Records: records(uint64(i+1), 1)})
 	}
 	deadline := time.Now().Add(10 * time.Second)
