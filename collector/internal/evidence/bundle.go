@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 	"time"
+
+	"github.com/sonevakt/sonevakt/collector/internal/register"
 )
 
 // Format names the bundle layout; verify refuses others.
@@ -130,7 +131,7 @@ func (b *bundle) csvTable(name string, header []string, rows func(write func(...
 				return fmt.Errorf("row of %d fields, header has %d", len(fields), len(header))
 			}
 			for i, f := range fields {
-				rec[i] = neutralise(f)
+				rec[i] = register.Neutralise(f)
 			}
 			n++
 			return cw.Write(rec)
@@ -142,16 +143,6 @@ func (b *bundle) csvTable(name string, header []string, rows func(write func(...
 		return cw.Error()
 	})
 	return n, err
-}
-
-// neutralise makes a field safe to open in a spreadsheet: one that starts
-// with a formula character (= + - @, tab, carriage return) gets a leading
-// single quote, as register.WriteAssetsCSV does.
-func neutralise(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // ts formats a time for the bundle: RFC 3339 in UTC with the precision it

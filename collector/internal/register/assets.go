@@ -166,7 +166,7 @@ func WriteAssetsCSV(w io.Writer, assets []model.Asset) error {
 	for _, a := range assets {
 		for i, v := range []string{a.Tag, a.Type, a.Serial, strings.Join(a.MACs, " "), a.Hostname, a.OwnerUnit,
 			a.Responsible, a.OperatedBy, a.Building, a.Room, a.Zone, a.Status, a.Note} {
-			rec[i] = neutralise(v)
+			rec[i] = Neutralise(v)
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write asset register: %w", err)

@@ -190,16 +190,17 @@ func hex4(s string) bool {
 	return true
 }
 
-// neutralise makes a field safe to open in a spreadsheet: one that starts
-// with a formula character gets a leading single quote.
-func neutralise(s string) string {
+// Neutralise makes a field safe to open in a spreadsheet: one that starts
+// with a formula character (= + - @, tab, carriage return) gets a leading
+// single quote. Every CSV the collector writes goes through it.
+func Neutralise(s string) string {
 	if s != "" && strings.ContainsRune(injectionLead, rune(s[0])) {
 		return "'" + s
 	}
 	return s
 }
 
-// unneutralise takes off the quote neutralise added. Leading tabs and
+// unneutralise takes off the quote Neutralise added. Leading tabs and
 // carriage returns are trimmed with the field, so only = + - @ count.
 func unneutralise(s string) string {
 	if len(s) >= 2 && s[0] == '\'' && strings.ContainsRune("=+-@", rune(s[1])) {
@@ -230,7 +231,7 @@ func WriteMediaCSV(w io.Writer, entries []model.MediaEntry) error {
 			enc = "yes"
 		}
 		for i, v := range []string{e.Serial, e.VID, e.PID, e.MarkingID, e.OwnerUnit, e.Classification, enc, e.Note} {
-			rec[i] = neutralise(v)
+			rec[i] = Neutralise(v)
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write media register: %w", err)

@@ -443,7 +443,7 @@ func writeOrgCSV[T any](w io.Writer, what string, columns []string, entries []T,
 	for _, e := range entries {
 		rec := fields(e)
 		for i := range rec {
-			rec[i] = neutralise(rec[i])
+			rec[i] = Neutralise(rec[i])
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write %s: %w", what, err)

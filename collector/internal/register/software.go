@@ -139,7 +139,7 @@ func WriteSoftwareCSV(w io.Writer, entries []model.SoftwareEntry) error {
 	rec := make([]string, len(SoftwareColumns))
 	for _, e := range entries {
 		for i, v := range []string{e.Verdict, e.NamePattern, e.Publisher, e.Source, e.MinVersion, e.MaxVersion, e.Reason, e.OwnerUnit} {
-			rec[i] = neutralise(v)
+			rec[i] = Neutralise(v)
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("write software catalogue: %w", err)

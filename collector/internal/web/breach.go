@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sonevakt/sonevakt/collector/internal/model"
+	"github.com/sonevakt/sonevakt/collector/internal/register"
 )
 
 // breachStore is the store's breach assessments; ErrNotFound when it keeps
@@ -182,7 +183,7 @@ func (s *Server) handleAPIBreachesCSV(w http.ResponseWriter, r *http.Request) {
 			a.Decision, a.Rationale, strconv.FormatBool(a.Art34), strconv.FormatBool(a.Notified), a.NotifiedAt, a.Reference,
 			a.DecidedBy, a.DecidedAt}
 		for i := range row {
-			row[i] = csvSafe(row[i])
+			row[i] = register.Neutralise(row[i])
 		}
 		if err := cw.Write(row); err != nil {
 			s.log.ErrorContext(r.Context(), "write breach register CSV", "err", err)
@@ -193,19 +194,6 @@ func (s *Server) handleAPIBreachesCSV(w http.ResponseWriter, r *http.Request) {
 	if err := cw.Error(); err != nil {
 		s.log.ErrorContext(r.Context(), "write breach register CSV", "err", err)
 	}
-}
-
-// csvInjectionLead are the characters a spreadsheet takes as the start of a
-// formula, as the registers' CSV writers neutralise them.
-const csvInjectionLead = "=+-@\t\r"
-
-// csvSafe makes a field safe to open in a spreadsheet: one that starts with
-// a formula character gets a leading single quote.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune(csvInjectionLead, rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // breachSection is the deviation page's breach assessment and exception
